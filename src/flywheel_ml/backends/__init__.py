@@ -1,0 +1,1 @@
+"""Storage backends: SQL stores (SQLite, PostgreSQL), the content-addressed object store."""

@@ -1,0 +1,1 @@
+"""Documents and summaries rendered from recorded facts (Jinja2 → Markdown / HTML)."""

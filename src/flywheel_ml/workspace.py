@@ -1,0 +1,195 @@
+"""The composition root: reads settings, picks backends from URLs, builds the stages.
+
+>>> import flywheel_ml as fw
+>>> ws = fw.init_workspace("digits", name="Digit recognizer")   # doctest: +SKIP
+>>> ws.plan.set(problem="...", objective="accuracy max")        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
+
+from flywheel_ml.backends.blobs import FsspecObjectStore, LocalObjectStore, open_object_store
+from flywheel_ml.backends.sql.database import Database, open_database
+from flywheel_ml.backends.sql.event_store import SqlEventLog
+from flywheel_ml.backends.sql.migrate import ensure_schema
+from flywheel_ml.backends.sql.plan_store import SqlPlanStore
+from flywheel_ml.config import (
+    PROJECT_FILE,
+    STATE_DIR,
+    Settings,
+    find_root,
+    load_settings,
+    render_project_file,
+)
+from flywheel_ml.core.digests import Digest
+from flywheel_ml.core.lifecycle import StageName, StageStatus
+from flywheel_ml.errors import ConflictError, InvalidInputError
+from flywheel_ml.plan.stage import PlanStage
+from flywheel_ml.reports.status import EvidenceSource, collect_status
+
+
+@dataclass(frozen=True, slots=True)
+class VerifyReport:
+    """What ``verify`` found: how many objects it checked and which ones are corrupt."""
+
+    checked: int
+    corrupt: tuple[Digest, ...]
+
+    @property
+    def ok(self) -> bool:
+        """Whether every object's bytes match its digest."""
+        return not self.corrupt
+
+
+class Workspace:
+    """One Flywheel project: its settings, database, object store and the nine stages.
+
+    Open one with :func:`open_workspace` or create one with :func:`init_workspace`. Close it (or
+    use it as a context manager) to release database connections.
+    """
+
+    def __init__(
+        self, settings: Settings, database: Database, objects: LocalObjectStore | FsspecObjectStore
+    ) -> None:
+        self.settings = settings
+        self.database = database
+        self.objects = objects
+
+    @property
+    def root(self) -> Path:
+        """The folder holding ``flywheel.toml``."""
+        return self.settings.root
+
+    @property
+    def name(self) -> str:
+        """The project's display name."""
+        return self.settings.name
+
+    @cached_property
+    def events(self) -> SqlEventLog:
+        """The activity log of every write."""
+        return SqlEventLog(self.database)
+
+    @cached_property
+    def plan(self) -> PlanStage:
+        """The project page (stage 1)."""
+        return PlanStage(SqlPlanStore(self.database), default_name=self.settings.name)
+
+    def _evidence_sources(self) -> dict[StageName, EvidenceSource]:
+        return {"plan": self.plan.deliverables}
+
+    def status(self) -> tuple[StageStatus, ...]:
+        """The nine lifecycle stages with the evidence found for each deliverable."""
+        return collect_status(self._evidence_sources())
+
+    def verify(self, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
+        """Re-hash every stored object and report those whose bytes do not match their digest.
+
+        Args:
+            progress: called with the number of objects checked so far, after each object.
+        """
+        corrupt = []
+        checked = 0
+        for digest in self.objects.iter_digests():
+            if not self.objects.check(digest):
+                corrupt.append(digest)
+            checked += 1
+            if progress is not None:
+                progress(checked)
+        return VerifyReport(checked=checked, corrupt=tuple(sorted(corrupt)))
+
+    def iter_object_digests(self) -> Iterator[Digest]:
+        """Every stored object's digest."""
+        return self.objects.iter_digests()
+
+    def close(self) -> None:
+        """Release database connections."""
+        self.database.dispose()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Workspace({str(self.root)!r}, db={self.database.url!r})"
+
+
+def _connect(settings: Settings) -> Workspace:
+    database = open_database(settings.db_url)
+    try:
+        lock = settings.state_dir / "migrate.lock" if database.is_sqlite else None
+        ensure_schema(database, lock_path=lock)
+        objects = open_object_store(settings.blob_url)
+    except BaseException:
+        database.dispose()
+        raise
+    return Workspace(settings, database, objects)
+
+
+def open_workspace(path: str | os.PathLike[str] | None = None) -> Workspace:
+    """Open the workspace at ``path``, or the one found from the current folder upwards.
+
+    Without ``path``: ``FLYWHEEL_WORKSPACE`` when set, else the nearest folder upwards that holds a
+    ``flywheel.toml`` (like git finds ``.git``). The schema is migrated on open when needed.
+
+    Raises:
+        WorkspaceNotFoundError: no project file was found.
+        StoreUnavailableError: the database cannot be reached.
+        SchemaTooNewError: the database belongs to a newer Flywheel.
+    """
+    if path is not None and "://" in os.fspath(path):
+        raise InvalidInputError(
+            f"cannot open {os.fspath(path)!r}: server URLs are not supported by this version",
+            hint="pass the folder of a workspace made by `flywheel init`",
+        )
+    root = find_root(None if path is None else Path(path))
+    return _connect(load_settings(root))
+
+
+def init_workspace(path: str | os.PathLike[str] = ".", *, name: str | None = None) -> Workspace:
+    """Create a workspace in ``path`` (made if missing) and open it.
+
+    Writes ``flywheel.toml`` and ``.flywheel/``. When anything fails (an unreachable database, a bad
+    URL), whatever this call created is removed again.
+
+    Raises:
+        ConflictError: ``path`` already holds a workspace.
+    """
+    root = Path(path).resolve()
+    project_file = root / PROJECT_FILE
+    if project_file.exists():
+        raise ConflictError(
+            f"{root} already holds a Flywheel workspace",
+            hint="open it (cd into it) or choose another folder",
+        )
+    if root.exists() and not root.is_dir():
+        raise InvalidInputError(f"{root} is a file, not a folder", hint="choose a folder path")
+    created_root = not root.exists()
+    state = root / STATE_DIR
+    created_state = not state.exists()
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        (state / ".gitignore").write_text("*\n", encoding="utf-8")
+        project_file.write_text(render_project_file(name or root.name), encoding="utf-8")
+        return _connect(load_settings(root))
+    except BaseException:
+        project_file.unlink(missing_ok=True)
+        if created_state:
+            shutil.rmtree(state, ignore_errors=True)
+        if created_root:
+            shutil.rmtree(root, ignore_errors=True)
+        raise
