@@ -6,12 +6,29 @@ The public facade. Open a workspace and use its stages::
 
     ws = fw.open_workspace()            # the workspace of the current folder
     ws.plan.set(problem="...", objective="accuracy max", add_constraints=["model_mb < 50"])
+
+Names are imported on first use (PEP 562), so ``import flywheel_ml`` and the CLI's start-up do
+not pay for SQLAlchemy until a workspace is opened.
 """
 
-from flywheel_ml.errors import FlywheelError
-from flywheel_ml.workspace import VerifyReport, Workspace, init_workspace, open_workspace
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from flywheel_ml.errors import FlywheelError
+    from flywheel_ml.workspace import VerifyReport, Workspace, init_workspace, open_workspace
+
+_LAZY = {
+    "FlywheelError": "flywheel_ml.errors",
+    "VerifyReport": "flywheel_ml.workspace",
+    "Workspace": "flywheel_ml.workspace",
+    "init_workspace": "flywheel_ml.workspace",
+    "open_workspace": "flywheel_ml.workspace",
+}
 
 __all__ = [
     "FlywheelError",
@@ -21,3 +38,16 @@ __all__ = [
     "init_workspace",
     "open_workspace",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'flywheel_ml' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -133,6 +133,7 @@ def _connect(settings: Settings) -> Workspace:
     try:
         lock = settings.state_dir / "migrate.lock" if database.is_sqlite else None
         ensure_schema(database, lock_path=lock)
+        database.count_changes = True
         objects = open_object_store(settings.blob_url)
     except BaseException:
         database.dispose()

@@ -2,52 +2,66 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from flywheel_ml.cli.context import emit, open_ws
+from flywheel_ml.cli.context import STATE, emit, open_ws
 
 if TYPE_CHECKING:
     from rich.console import Console
 
 
-def status_command() -> None:
-    """Show each lifecycle stage's deliverables with their evidence, or what to run next."""
+def _compute() -> dict[str, Any]:
     from flywheel_ml.reports.status import status_to_json
 
     with open_ws() as ws:
-        statuses = ws.status()
-        name = ws.name
+        return {"project": ws.name, "stages": status_to_json(ws.status())}
+
+
+def status_command(
+    fresh: bool = typer.Option(False, "--fresh", help="Ignore the cached status."),
+) -> None:
+    """Show each lifecycle stage's deliverables with their evidence, or what to run next."""
+    from flywheel_ml.cli import status_cache
+    from flywheel_ml.config import find_root, load_settings
+
+    settings = load_settings(find_root(STATE.workspace_dir))
+    key = status_cache.cache_key(settings)
+    data = None if fresh else status_cache.load(settings, key)
+    if data is None:
+        data = _compute()
+        status_cache.store(settings, key, data)
 
     def render(out: Console) -> None:
         from rich.table import Table
 
-        table = Table(title=f"{name} — lifecycle status", show_lines=False)
+        table = Table(title=f"{data['project']} — lifecycle status")
         table.add_column("#", justify="right")
         table.add_column("stage")
         table.add_column("deliverable")
         table.add_column("evidence / next step")
-        for number, stage in enumerate(statuses, start=1):
-            for index, item in enumerate(stage.deliverables):
-                mark = "[green]✔[/]" if item.done else "[yellow]…[/]"
+        for number, stage in enumerate(data["stages"], start=1):
+            for index, item in enumerate(stage["deliverables"]):
+                mark = "[green]✔[/]" if item["done"] else "[yellow]…[/]"
                 detail = (
-                    item.evidence
-                    if item.done
+                    item["evidence"]
+                    if item["done"]
                     else (
-                        (item.evidence + "; " if item.evidence else "")
-                        + f"missing: {item.next_step}"
+                        (item["evidence"] + "; " if item["evidence"] else "")
+                        + f"missing: {item['next_step']}"
                     )
                 )
+                first = index == 0
                 table.add_row(
-                    str(number) if index == 0 else "",
-                    stage.stage if index == 0 else "",
-                    f"{mark} {item.name}",
+                    str(number) if first else "",
+                    stage["stage"] if first else "",
+                    f"{mark} {item['name']}",
                     detail,
                 )
         out.print(table)
 
-    emit({"project": name, "stages": status_to_json(statuses)}, render)
+    emit(data, render)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,5 +1,5 @@
-"""SQL backend: SQLAlchemy Core tables, Alembic migrations, and one store per stage."""
+"""SQL backend: SQLAlchemy Core tables, Alembic migrations, and one store per stage.
 
-from flywheel_ml.backends.sql.database import Database, open_database
-
-__all__ = ["Database", "open_database"]
+Import the modules you need (``database``, ``migrate``, ``<stage>_store``); this package's
+``__init__`` imports nothing so that ``revisions`` can be read without SQLAlchemy.
+"""

@@ -39,6 +39,10 @@ class Database:
         self.engine = engine
         self.url = url
         self.dialect = engine.dialect.name
+        self.count_changes = False
+        """When true (set once the schema exists), every SQLite write transaction increments
+        ``workspace_meta.changes``, so a reader can tell in one query whether anything changed
+        (the ``status`` cache relies on it)."""
 
     @property
     def is_sqlite(self) -> bool:
@@ -58,6 +62,10 @@ class Database:
             conn = raw.execution_options(flywheel_write=True)
             with conn.begin():
                 yield conn
+                if self.count_changes and self.is_sqlite:
+                    conn.exec_driver_sql(
+                        "UPDATE workspace_meta SET value = value + 1 WHERE key = 'changes'"
+                    )
 
     def write(self, work: Callable[[Connection], T]) -> T:
         """Run ``work`` in a write transaction, retried whole on lock or serialization conflicts.

@@ -17,23 +17,13 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from flywheel_ml.backends.sql.database import Database
+from flywheel_ml.backends.sql.revisions import head_revision, known_revisions
 from flywheel_ml.errors import SchemaTooNewError
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+__all__ = ["VERSION_TABLE", "current_revision", "ensure_schema", "head_revision", "known_revisions"]
 VERSION_TABLE = "flywheel_alembic_version"
 _PG_LOCK_KEY = 0x46_4C_59_57  # "FLYW"
-
-
-def known_revisions() -> list[str]:
-    """Every revision this code knows, oldest first."""
-    return sorted(
-        p.name[:4] for p in (MIGRATIONS_DIR / "versions").glob("[0-9][0-9][0-9][0-9]_*.py")
-    )
-
-
-def head_revision() -> str:
-    """The newest revision this code knows."""
-    return known_revisions()[-1]
 
 
 def current_revision(database: Database) -> str | None:

@@ -32,3 +32,11 @@ workspace_events = sa.Table(
     sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     sa.Index("ix_workspace_events_at", "at"),
 )
+
+workspace_meta = sa.Table(
+    "workspace_meta",
+    metadata,
+    sa.Column("key", sa.String(60), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+"""Counters; ``changes`` counts committed write transactions on SQLite (see ``Database``)."""

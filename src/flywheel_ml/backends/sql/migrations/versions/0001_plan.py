@@ -1,4 +1,4 @@
-"""plan: project page revisions; the object-store pack index."""
+"""plan: project page revisions; the activity log; the change counter."""
 
 from __future__ import annotations
 
@@ -31,9 +31,16 @@ def upgrade() -> None:
         sa.Column("at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_workspace_events_at", "workspace_events", ["at"])
+    meta = op.create_table(
+        "workspace_meta",
+        sa.Column("key", sa.String(60), primary_key=True),
+        sa.Column("value", sa.BigInteger, nullable=False),
+    )
+    op.bulk_insert(meta, [{"key": "changes", "value": 0}])
 
 
 def downgrade() -> None:
+    op.drop_table("workspace_meta")
     op.drop_index("ix_workspace_events_at", table_name="workspace_events")
     op.drop_table("workspace_events")
     op.drop_table("plan_revisions")
