@@ -40,7 +40,15 @@ __all__ = [
 ]
 
 
+# Stage packages reached as attributes, e.g. ``fw.track.fit(...)``, without an explicit import.
+_STAGES = frozenset(
+    {"plan", "data", "label", "track", "tune", "analyze", "registry", "serve", "monitor"}
+)
+
+
 def __getattr__(name: str) -> Any:
+    if name in _STAGES:
+        return import_module(f"flywheel_ml.{name}")
     module = _LAZY.get(name)
     if module is None:
         raise AttributeError(f"module 'flywheel_ml' has no attribute {name!r}")

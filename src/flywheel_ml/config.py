@@ -62,6 +62,11 @@ def find_root(start: Path | None = None) -> Path:
                 f"FLYWHEEL_WORKSPACE={env} has no {PROJECT_FILE}",
                 hint="point it at a folder made by `flywheel init`, or unset it",
             )
+    elif not start.is_dir():
+        # Walking up from a mistyped -C folder would silently open the enclosing workspace.
+        raise WorkspaceNotFoundError(
+            f"{start} is not a folder", hint="pass -C the folder of a workspace"
+        )
     start = start.resolve()
     for folder in (start, *start.parents):
         if (folder / PROJECT_FILE).is_file():

@@ -112,6 +112,13 @@ class ConstraintViolationError(FlywheelError):
     http_status = 409
 
 
+class UnsafeModelError(FlywheelError):
+    """Model bytes are not in a safe format, or hold types the caller did not trust."""
+
+    code = "unsafe_model"
+    http_status = 422
+
+
 __all__ = [
     "ConflictError",
     "ConstraintViolationError",
@@ -124,5 +131,6 @@ __all__ = [
     "SealedTestError",
     "StorageFullError",
     "StoreUnavailableError",
+    "UnsafeModelError",
     "WorkspaceNotFoundError",
 ]

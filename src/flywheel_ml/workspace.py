@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from flywheel_ml.backends.blobs import FsspecObjectStore, LocalObjectStore, open_object_store
 from flywheel_ml.backends.sql.database import Database, open_database
@@ -33,6 +35,14 @@ from flywheel_ml.core.lifecycle import StageName, StageStatus
 from flywheel_ml.errors import ConflictError, InvalidInputError
 from flywheel_ml.plan.stage import PlanStage
 from flywheel_ml.reports.status import EvidenceSource, collect_status
+from flywheel_ml.serve.predictors import ModelResolver
+from flywheel_ml.serve.stage import ServeStage
+from flywheel_ml.track.stage import TrackStage
+
+if TYPE_CHECKING:
+    from flywheel_ml.backends.packs import PackedObjectStore
+    from flywheel_ml.data.stage import DataStage
+    from flywheel_ml.registry.stage import RegistryStage
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,8 +92,84 @@ class Workspace:
         """The project page (stage 1)."""
         return PlanStage(SqlPlanStore(self.database), default_name=self.settings.name)
 
+    @cached_property
+    def packed_objects(self) -> PackedObjectStore:
+        """The object store with small batch-written objects in packs (index in the database)."""
+        from flywheel_ml.backends.packs import PackedObjectStore
+
+        return PackedObjectStore(self.objects, self.database)
+
+    @cached_property
+    def data(self) -> DataStage:
+        """Dataset versions, stable splits, the sealed test set, checks, slices (stage 2)."""
+        from flywheel_ml.backends.sql.data_store import SqlDataStore
+        from flywheel_ml.data.stage import DataStage
+
+        return DataStage(
+            SqlDataStore(self.database),
+            self.packed_objects,
+            events=self.events,
+            cache_path=self.settings.state_dir / "data-file-cache.json",
+            docs_dir=self.root / "docs",
+        )
+
+    @cached_property
+    def track(self) -> TrackStage:
+        """Experiment tracking: runs, metrics, artifacts, models, lineage (stage 4)."""
+        from flywheel_ml.backends.sql.track_store import SqlTrackStore
+
+        return TrackStage(
+            SqlTrackStore(self.database),
+            objects=self.objects,
+            page=self.plan.get,
+            resolve_dataset=lambda ref: self.data.get_version(ref).ref,
+        )
+
+    @cached_property
+    def registry(self) -> RegistryStage:
+        """Model versions, gated sealed-test evaluation, aliases with history (stage 7)."""
+        from flywheel_ml.backends.sql.registry_store import SqlRegistryStore
+        from flywheel_ml.registry.stage import RegistryStage
+
+        return RegistryStage(
+            SqlRegistryStore(self.database),
+            objects=self.objects,
+            runs=self.track,
+            data=self.data,
+            page=self.plan.get,
+            events=self.events,
+        )
+
+    @cached_property
+    def model_resolver(self) -> ModelResolver:
+        """Loads model versions by reference (``name@version``, ``name@champion``) for serve."""
+        from flywheel_ml.backends.registry_resolver import RegistryModelResolver
+
+        return RegistryModelResolver(self.registry)
+
+    @cached_property
+    def serve(self) -> ServeStage:
+        """Deployments: champion, canary, shadow, rollback, prediction log (stage 8)."""
+        from flywheel_ml.backends.gateway_sync import HttpGatewaySync
+        from flywheel_ml.backends.sql.serve_store import SqlDeploymentStore
+
+        store = SqlDeploymentStore(self.database)
+        return ServeStage(
+            store,
+            resolver=self.model_resolver,
+            log_dir=self.settings.state_dir / "predictions",
+            events=self.events,
+            sync=HttpGatewaySync(store),
+        )
+
     def _evidence_sources(self) -> dict[StageName, EvidenceSource]:
-        return {"plan": self.plan.deliverables}
+        return {
+            "plan": self.plan.deliverables,
+            "data": self.data.deliverables,
+            "track": self.track.deliverables,
+            "registry": self.registry.deliverables,
+            "serve": self.serve.deliverables,
+        }
 
     def status(self) -> tuple[StageStatus, ...]:
         """The nine lifecycle stages with the evidence found for each deliverable."""
@@ -103,15 +189,25 @@ class Workspace:
             checked += 1
             if progress is not None:
                 progress(checked)
+        for digest, ok in self.packed_objects.check_packed():
+            if not ok:
+                corrupt.append(digest)
+            checked += 1
+            if progress is not None and checked % 1000 == 0:
+                progress(checked)
         return VerifyReport(checked=checked, corrupt=tuple(sorted(corrupt)))
 
     def iter_object_digests(self) -> Iterator[Digest]:
-        """Every stored object's digest."""
-        return self.objects.iter_digests()
+        """Every stored object's digest, loose or packed."""
+        return self.packed_objects.iter_digests()
 
     def close(self) -> None:
-        """Release database connections."""
-        self.database.dispose()
+        """End the runs still open in this process, then release database connections."""
+        try:
+            if "track" in self.__dict__:
+                self.track.close()
+        finally:
+            self.database.dispose()
 
     def __enter__(self) -> Workspace:
         return self
@@ -179,7 +275,8 @@ def init_workspace(path: str | os.PathLike[str] = ".", *, name: str | None = Non
         )
     if root.exists() and not root.is_dir():
         raise InvalidInputError(f"{root} is a file, not a folder", hint="choose a folder path")
-    created_root = not root.exists()
+    # The outermost folder this call creates (mkdir(parents=True) may make several).
+    created_top = next((f for f in reversed((root, *root.parents)) if not f.exists()), None)
     state = root / STATE_DIR
     created_state = not state.exists()
     try:
@@ -187,10 +284,17 @@ def init_workspace(path: str | os.PathLike[str] = ".", *, name: str | None = Non
         (state / ".gitignore").write_text("*\n", encoding="utf-8")
         project_file.write_text(render_project_file(name or root.name), encoding="utf-8")
         return _connect(load_settings(root))
-    except BaseException:
-        project_file.unlink(missing_ok=True)
+    except BaseException as exc:
+        # Cleanup must not mask the cause (e.g. a parent of ``root`` that is a file).
+        with contextlib.suppress(OSError):
+            project_file.unlink(missing_ok=True)
         if created_state:
             shutil.rmtree(state, ignore_errors=True)
-        if created_root:
-            shutil.rmtree(root, ignore_errors=True)
+        if created_top is not None:
+            shutil.rmtree(created_top, ignore_errors=True)
+        if isinstance(exc, OSError):
+            raise InvalidInputError(
+                f"cannot create a workspace in {root}: {exc.strerror or exc}",
+                hint="choose a folder you can write to",
+            ) from exc
         raise

@@ -60,6 +60,9 @@ class LocalObjectStore:
             try:
                 target.parent.mkdir(exist_ok=True)
                 os.link(path, target)
+                # The user's file and the object are now one inode: make it read-only so an
+                # edit in place fails loudly instead of silently changing a stored object.
+                target.chmod(0o444)
                 return digest
             except OSError:
                 pass  # another device or a filesystem without hardlinks: copy instead
@@ -116,6 +119,7 @@ class LocalObjectStore:
                 write(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
+            tmp.chmod(0o444)  # objects are immutable; a stray write fails instead of corrupting
             target.parent.mkdir(exist_ok=True)
             os.replace(tmp, target)
         except OSError as exc:

@@ -11,7 +11,13 @@ from typing import Annotated
 
 import typer
 
+from flywheel_ml.cli import data as data_cli
 from flywheel_ml.cli import demo, init, plan, status, verify
+from flywheel_ml.cli import docs as docs_cli
+from flywheel_ml.cli import registry as registry_cli
+from flywheel_ml.cli import run as run_cli
+from flywheel_ml.cli import serve as serve_cli
+from flywheel_ml.cli import track as track_cli
 from flywheel_ml.cli.context import STATE
 
 app = typer.Typer(
@@ -64,3 +70,9 @@ status.register(app)
 verify.register(app)
 demo.register(app)
 app.add_typer(plan.app, name="plan")
+app.add_typer(data_cli.app, name="data")
+app.add_typer(docs_cli.app, name="docs")
+app.add_typer(registry_cli.app, name="registry")
+app.add_typer(serve_cli.app, name="serve")
+app.add_typer(track_cli.app, name="track")
+run_cli.register(app)

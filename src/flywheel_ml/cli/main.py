@@ -6,7 +6,9 @@
 
 from __future__ import annotations
 
+import signal
 import sys
+from typing import Any
 
 from flywheel_ml.cli.context import STATE
 
@@ -28,31 +30,54 @@ def _take_global_flags(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; user errors print one line and exit 2, bugs print a traceback."""
-    import click
+    import typer
 
     from flywheel_ml.cli.app import app
     from flywheel_ml.errors import FlywheelError
 
+    # Die quietly when the reader goes away (`flywheel ... | head`), like other Unix tools.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    click = _click_exceptions()
     args = _take_global_flags(list(sys.argv[1:] if argv is None else argv))
     try:
         code = app(args=args, prog_name="flywheel", standalone_mode=False)
     except FlywheelError as exc:
         _report(exc)
         sys.exit(exc.exit_code)
-    except click.exceptions.Exit as exc:
+    except typer.Exit as exc:
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("error: aborted", file=sys.stderr)
         sys.exit(130)
+    except click.NoArgsIsHelpError as exc:
+        # A group called without a sub-command: its help is the answer, not an error.
+        print(exc.ctx.get_help() if exc.ctx is not None else exc.format_message())
+        sys.exit(0)
     except click.ClickException as exc:
+        command = exc.ctx.command_path if getattr(exc, "ctx", None) is not None else "flywheel"
+        hint = f"run `{command} --help` for usage"
+        message = exc.format_message().rstrip(".")
         if STATE.json:
-            _print_json_error("usage", exc.format_message(), "run with --help for usage")
-        exc.show()
+            _print_json_error("usage", message, hint)
+        print(f"error: {message} — {hint}", file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _click_exceptions() -> Any:
+    """The module holding the click usage exceptions that Typer raises.
+
+    Typer 0.28 vendors click as ``typer._click``; older releases use click itself.
+    """
+    import importlib
+
+    try:
+        return importlib.import_module("typer._click.exceptions")
+    except ImportError:
+        return importlib.import_module("click.exceptions")
 
 
 def _report(exc: BaseException) -> None:

@@ -48,7 +48,8 @@ def parse_digest(text: str) -> Digest:
     Raises:
         InvalidInputError: ``text`` is not ``blake3:`` followed by 64 lowercase hex characters.
     """
-    if not _DIGEST_RE.match(text):
+    # fullmatch: with match(), '$' would also accept a trailing newline into a path.
+    if not _DIGEST_RE.fullmatch(text):
         raise InvalidInputError(
             f"not a content digest: {text[:80]!r}",
             hint="digests look like blake3:<64 lowercase hex characters>",

@@ -22,4 +22,4 @@ def new_id() -> str:
 
 def is_id(text: str) -> bool:
     """Whether ``text`` has the shape of an id made by :func:`new_id`."""
-    return bool(_ID_RE.match(text))
+    return bool(_ID_RE.fullmatch(text))

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flywheel_ml.config import PROJECT_FILE
+from flywheel_ml.demo.data_step import data_step
+from flywheel_ml.demo.release_step import registry_step, serve_step
+from flywheel_ml.demo.track_step import track_step
 from flywheel_ml.errors import ConflictError
 from flywheel_ml.workspace import Workspace, init_workspace
 
@@ -40,7 +43,8 @@ def run_demo(directory: Path, *, say: Callable[[str], None] = print) -> DemoResu
     say(f"Creating the demo workspace in {directory}")
     with init_workspace(directory, name=DEMO_NAME) as ws:
         (directory / DEMO_MARKER).write_text("made by `flywheel demo`; safe to delete\n")
-        look_at = [*_plan_step(ws, say)]
+        look_at = [*_plan_step(ws, say), *data_step(ws, say), *track_step(ws, say)]
+        look_at += [*registry_step(ws, say), *serve_step(ws, say)]
         statuses = ws.status()
         done = sum(1 for s in statuses if s.done)
         say(f"Lifecycle status: {done} of {len(statuses)} stages have all their evidence.")

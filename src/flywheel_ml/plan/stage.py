@@ -58,9 +58,17 @@ class PlanStage:
         before anything is written, so a bad value changes nothing.
 
         Raises:
-            InvalidInputError: an unknown metric, a malformed constraint or objective, or text
-                longer than 20,000 characters.
+            InvalidInputError: an unknown metric, a malformed constraint or objective, text
+                longer than 20,000 characters, or no change asked for at all.
         """
+        asked = (name, problem, value, feasibility, expectations, objective, constraints)
+        if all(a is None for a in (*asked, references)) and not (
+            add_constraints or remove_constraints or add_references
+        ):
+            raise InvalidInputError(
+                "nothing to change on the project page",
+                hint="pass at least one part, e.g. --problem '...' (see flywheel plan set --help)",
+            )
         texts = {
             "name": name,
             "problem": problem,

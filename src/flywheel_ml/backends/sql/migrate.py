@@ -66,6 +66,8 @@ def _refuse_newer(current: str | None) -> None:
 def _migration_lock(database: Database, lock_path: Path | None) -> Iterator[None]:
     if database.is_sqlite:
         path = lock_path or Path(database.engine.url.database or ".").with_suffix(".migrate.lock")
+        # A cloned workspace has flywheel.toml but not the git-ignored .flywheel/ yet.
+        path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a+b") as handle:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
             try:

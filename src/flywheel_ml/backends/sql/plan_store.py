@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection
 from flywheel_ml.backends.sql.database import Database
 from flywheel_ml.backends.sql.tables import plan_revisions
 from flywheel_ml.backends.sql.timestamps import required
+from flywheel_ml.core.clock import as_utc
 from flywheel_ml.plan.entities import Constraint, Objective, PageRevision, ProjectPage
 
 _LOCK_KEY = 0x504C414E  # "PLAN": serialises page updates on PostgreSQL
@@ -36,6 +37,8 @@ class SqlPlanStore:
         at: datetime,
     ) -> ProjectPage:
         """Apply ``change`` to the newest page inside one write transaction."""
+        # SQLite keeps the wall-clock digits and drops the offset: store every time as UTC.
+        at = as_utc(at)
 
         def work(conn: Connection) -> ProjectPage:
             if not self._db.is_sqlite:

@@ -1,0 +1,221 @@
+"""Small objects in pack files, indexed in the database.
+
+Creating one file per object costs ~0.1 ms and an fsync per file ~0.4 ms, so 20,000 small files
+would take seconds. :meth:`PackedObjectStore.put_many` appends small objects to one pack file
+instead: written to a temporary name, fsynced once, renamed to ``<root>/packs/<id>.pack``, and
+only then indexed (digest -> pack, offset, length) in the database. A process killed before the
+index commit leaves an unindexed pack, which is never read; an indexed object is always durable.
+Reading a packed object is one ``pread``. Large objects and single puts stay loose files in the
+:class:`~flywheel_ml.backends.blobs.LocalObjectStore` layout; on an fsspec store nothing is packed.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+from flywheel_ml.backends.blobs import FsspecObjectStore, LocalObjectStore, _copy_fd
+from flywheel_ml.backends.sql.database import Database
+from flywheel_ml.backends.sql.pack_store import Location, SqlPackIndex
+from flywheel_ml.core.digests import Digest, digest_bytes
+from flywheel_ml.core.ids import new_id
+from flywheel_ml.errors import NotFoundError, StorageFullError
+
+
+class PackedObjectStore:
+    """An object store whose small batch-written objects live in packs (see module docstring)."""
+
+    def __init__(self, base: LocalObjectStore | FsspecObjectStore, database: Database) -> None:
+        self.base = base
+        self._index = SqlPackIndex(database)
+        self._root = base.root if isinstance(base, LocalObjectStore) else None
+        self._packs = None if self._root is None else self._root / "packs"
+
+    def put_bytes(self, data: bytes) -> Digest:
+        """Store one object as a loose file."""
+        return self.base.put_bytes(data)
+
+    def put_file(self, path: str | os.PathLike[str], *, link: bool = False) -> Digest:
+        """Store one file's bytes as a loose object (hardlinked with ``link`` where possible)."""
+        return self.base.put_file(path, link=link)
+
+    def put_many(self, blobs: Sequence[bytes]) -> list[Digest]:
+        """Store many objects with one pack write, one fsync and one index transaction."""
+        digests = [digest_bytes(b) for b in blobs]
+        if self._packs is None:
+            for blob in blobs:
+                self.base.put_bytes(blob)
+            return digests
+        unique = dict(zip(digests, blobs, strict=True))
+        known = self._locate(unique)
+        new = [(d, b) for d, b in unique.items() if d not in known]
+        if new:
+            self._write_pack(new)
+        return digests
+
+    def _write_pack(self, entries: list[tuple[Digest, bytes]]) -> None:
+        assert self._packs is not None and self._root is not None
+        pack_id = new_id()
+        tmp = self._root / "tmp" / f"{pack_id}.pack"
+        rows: list[tuple[str, str, int, int]] = []
+        offset = 0
+        try:
+            with tmp.open("wb") as handle:
+                handle.writelines(blob for _, blob in entries)
+                handle.flush()
+                os.fsync(handle.fileno())
+            self._packs.mkdir(exist_ok=True)
+            os.replace(tmp, self._packs / f"{pack_id}.pack")
+            _fsync_dir(self._packs)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise StorageFullError(
+                    f"no space left in the object store at {self._root}",
+                    hint="free disk space or point FLYWHEEL_BLOB_URL at a larger store; "
+                    "nothing was recorded",
+                ) from exc
+            raise
+        for digest, blob in entries:
+            rows.append((digest, pack_id, offset, len(blob)))
+            offset += len(blob)
+        rows.sort()  # B-tree inserts in key order touch each index page once
+        self._index.insert(rows)
+
+    def _locate(self, digests: Iterable[str]) -> dict[str, Location]:
+        if self._packs is None:
+            return {}
+        return self._index.locate(list(digests))
+
+    def _pack_path(self, pack: str) -> Path:
+        assert self._packs is not None
+        # Pack names come from new_id() (32 hex), never from user input.
+        return self._packs / f"{pack}.pack"
+
+    def _read_packed(self, digest: Digest) -> bytes:
+        location = self._locate([digest]).get(digest)
+        if location is None:
+            raise NotFoundError(
+                f"object {digest} is not in the object store",
+                hint="run `flywheel verify`; the workspace may have been copied without "
+                ".flywheel/objects",
+            )
+        pack, offset, length = location
+        with self._pack_path(pack).open("rb") as handle:
+            return os.pread(handle.fileno(), length, offset)
+
+    def get_bytes(self, digest: Digest) -> bytes:
+        """The object's bytes, from a loose file or a pack."""
+        try:
+            return self.base.get_bytes(digest)
+        except NotFoundError:
+            if self._packs is None:
+                raise
+        return self._read_packed(digest)
+
+    def open(self, digest: Digest) -> BinaryIO:
+        """A binary reader of the object's bytes."""
+        if self.base.exists(digest) or self._packs is None:
+            return self.base.open(digest)
+        return io.BytesIO(self._read_packed(digest))
+
+    def exists(self, digest: Digest) -> bool:
+        """Whether the object is stored, loose or packed."""
+        return self.base.exists(digest) or digest in self._locate([digest])
+
+    def iter_digests(self) -> Iterator[Digest]:
+        """Every stored digest, loose ones first."""
+        seen = set()
+        for digest in self.base.iter_digests():
+            seen.add(digest)
+            yield digest
+        for digest, _ok in self._iter_packed(check=False):
+            if digest not in seen:
+                yield digest
+
+    def check_packed(
+        self, progress: Callable[[], None] | None = None
+    ) -> Iterator[tuple[Digest, bool]]:
+        """Re-hash every packed object: ``(digest, bytes match)``; a missing pack fails all."""
+        for item in self._iter_packed(check=True):
+            if progress is not None:
+                progress()
+            yield item
+
+    def _iter_packed(self, *, check: bool) -> Iterator[tuple[Digest, bool]]:
+        if self._packs is None:
+            return
+        rows = self._index.all_locations()
+        handle = None
+        current = None
+        try:
+            for digest, pack, offset, length in rows:
+                if not check:
+                    yield Digest(digest), True
+                    continue
+                if pack != current:
+                    if handle is not None:
+                        handle.close()
+                    current = pack
+                    try:
+                        handle = self._pack_path(pack).open("rb")
+                    except FileNotFoundError:
+                        handle = None
+                if handle is None:
+                    yield Digest(digest), False
+                    continue
+                data = os.pread(handle.fileno(), length, offset)
+                yield Digest(digest), len(data) == length and digest_bytes(data) == digest
+        finally:
+            if handle is not None:
+                handle.close()
+
+    def export_many(self, targets: Sequence[tuple[Digest, str | os.PathLike[str]]]) -> None:
+        """Write each object to a new file at its target (exclusive create, no fsync).
+
+        Raises:
+            FileExistsError: a target exists already (files written before it are kept).
+        """
+        located = self._locate(d for d, _ in targets)
+        handles: dict[str, int] = {}
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        try:
+            for digest, target in targets:
+                location = located.get(digest)
+                out = os.open(target, flags, 0o644)
+                try:
+                    if location is None:
+                        with self.base.open(digest) as source:
+                            if isinstance(source, io.BufferedReader):
+                                _copy_fd(source.fileno(), out)
+                            else:
+                                _write_all(out, source.read())
+                        continue
+                    pack, offset, length = location
+                    fd = handles.get(pack)
+                    if fd is None:
+                        fd = handles[pack] = os.open(self._pack_path(pack), os.O_RDONLY)
+                    _write_all(out, os.pread(fd, length, offset))
+                finally:
+                    os.close(out)
+        finally:
+            for fd in handles.values():
+                os.close(fd)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -1,0 +1,363 @@
+"""The track stage's store on SQLite and PostgreSQL (tables in ``track_tables``).
+
+Metric batches bypass SQLAlchemy's statement layer: a batch becomes one columnar block row per
+series (see ``metric_blocks``) plus one update of the per-series aggregates, written with the
+driver's ``executemany`` in the transaction of :meth:`Database.write`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Connection
+
+from flywheel_ml.backends.sql.database import Database
+from flywheel_ml.backends.sql.metric_blocks import (
+    Columns,
+    aggregate_row,
+    block_rows,
+    decode_blocks,
+    to_arrays,
+)
+from flywheel_ml.backends.sql.timestamps import required
+from flywheel_ml.backends.sql.track_query import run_filter, run_order
+from flywheel_ml.backends.sql.track_rows import (
+    build_runs,
+    event,
+    lineage_to_json,
+    put_artifact,
+    put_datasets,
+    put_params,
+    put_tags,
+    run_event,
+)
+from flywheel_ml.backends.sql.track_tables import track_artifacts, track_runs
+from flywheel_ml.core.digests import Digest
+from flywheel_ml.errors import NotFoundError
+from flywheel_ml.track.buffer import Batch
+from flywheel_ml.track.entities import Artifact, LiveRun, MetricSeries, NewRun, Run
+from flywheel_ml.track.query import RunQuery
+
+_UPDATE_SERIES = (
+    "UPDATE track_series SET count = count + ?, "
+    "min_value = CASE WHEN min_value IS NULL OR ? < min_value THEN ? ELSE min_value END, "
+    "max_value = CASE WHEN max_value IS NULL OR ? > max_value THEN ? ELSE max_value END, "
+    "last_value = CASE WHEN last_step IS NULL OR ? >= last_step THEN ? ELSE last_value END, "
+    "last_step = CASE WHEN last_step IS NULL OR ? >= last_step THEN ? ELSE last_step END, "
+    "updated_at = ? WHERE id = ?"
+)
+_INSERT_BLOCK = (
+    "INSERT INTO track_blocks (series_id, first_step, count, steps, vals, times) "
+    "VALUES (?, ?, ?, ?, ?, ?)"
+)
+_INSERT_SERIES = (
+    "INSERT INTO track_series (run_id, key, count, updated_at) VALUES (?, ?, 0, ?) "
+    "ON CONFLICT (run_id, key) DO NOTHING"
+)
+
+
+class SqlTrackStore:
+    """:class:`flywheel_ml.track.TrackStore` on SQLite or PostgreSQL."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self._pg = not database.is_sqlite
+        self._series: dict[tuple[str, str], int] = {}
+
+    def _sql(self, text: str) -> str:
+        return text.replace("?", "%s") if self._pg else text
+
+    # -- runs ----------------------------------------------------------------------------------
+
+    def create_run(self, run: NewRun) -> None:
+        """Insert a run (status running) with its params, tags, datasets and artifacts."""
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                track_runs.insert().values(
+                    id=run.id,
+                    name=run.name,
+                    status="running",
+                    lineage=lineage_to_json(run.lineage),
+                    created_by=run.created_by,
+                    host=run.host,
+                    process=run.process,
+                    started_at=run.started_at,
+                    heartbeat_at=run.started_at,
+                )
+            )
+            put_params(conn, run.id, run.params, new_run=True)  # type: ignore[arg-type]
+            put_tags(conn, run.id, run.tags, new_run=True)
+            put_datasets(conn, run.id, run.datasets)
+            for artifact in run.artifacts:
+                put_artifact(conn, run.id, artifact, new_run=True)
+            run_event(conn, "run.started", run, run.started_at)
+
+        self._db.write(work)
+
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        params: Mapping[str, tuple[str, float | None]] | None = None,
+        tags: Mapping[str, str] | None = None,
+        datasets: Sequence[tuple[str, str]] = (),
+        seed: int | None = None,
+    ) -> None:
+        """Merge params, tags, datasets and the seed into a run."""
+
+        def work(conn: Connection) -> None:
+            row = conn.execute(
+                sa.select(track_runs.c.lineage).where(track_runs.c.id == run_id)
+            ).first()
+            if row is None:
+                raise NotFoundError(f"no run {run_id!r}", hint="list runs: flywheel track list")
+            if params:
+                put_params(conn, run_id, params)
+            if tags:
+                put_tags(conn, run_id, tags)
+            if datasets:
+                put_datasets(conn, run_id, datasets)
+            if seed is not None:
+                lineage = {**row[0], "seed": seed}
+                conn.execute(
+                    track_runs.update().where(track_runs.c.id == run_id).values(lineage=lineage)
+                )
+
+        self._db.write(work)
+
+    def finish_run(
+        self, run_id: str, *, status: str, at: datetime, points: Batch | None = None
+    ) -> None:
+        """End a running run with ``status``, committing ``points`` in the same transaction."""
+        prepared = self._prepare(points or {})
+        created: dict[tuple[str, str], int] = {}
+
+        def work(conn: Connection) -> None:
+            self._append(conn, prepared, created)
+            name = conn.execute(
+                track_runs.update()
+                .where(track_runs.c.id == run_id, track_runs.c.status == "running")
+                .values(status=status, ended_at=at, heartbeat_at=at)
+                .returning(track_runs.c.name)
+            ).scalar()
+            if name is not None:
+                event(conn, f"run.{status}", f"{name} ({run_id[-8:]})", {"run": run_id}, at)
+
+        self._db.write(work)
+        self._series.update(created)
+
+    def heartbeat(self, run_ids: Sequence[str], *, at: datetime) -> None:
+        """Record that these runs' process is alive."""
+        self._db.write(
+            lambda conn: conn.execute(
+                track_runs.update()
+                .where(track_runs.c.id.in_(list(run_ids)), track_runs.c.status == "running")
+                .values(heartbeat_at=at)
+            )
+        )
+
+    def set_deleted(self, run_id: str, *, deleted: bool, at: datetime) -> None:
+        """Delete (hide) or restore a run."""
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                track_runs.update()
+                .where(track_runs.c.id == run_id)
+                .values(deleted_at=at if deleted else None)
+            )
+            kind = "run.deleted" if deleted else "run.restored"
+            event(conn, kind, run_id[-8:], {"run": run_id}, at)
+
+        self._db.write(work)
+
+    def live_runs(self) -> list[LiveRun]:
+        """Every run whose status is running."""
+        query = sa.select(
+            track_runs.c.id, track_runs.c.host, track_runs.c.process, track_runs.c.heartbeat_at
+        ).where(track_runs.c.status == "running")
+        with self._db.read() as conn:
+            rows = conn.execute(query).all()
+        return [LiveRun(r[0], r[1], r[2], required(r[3])) for r in rows]
+
+    def mark_crashed(self, run_ids: Sequence[str], *, at: datetime) -> None:
+        """Set these still-running runs to crashed (their end time is their last heartbeat)."""
+
+        def work(conn: Connection) -> None:
+            for run_id in run_ids:
+                done = conn.execute(
+                    track_runs.update()
+                    .where(track_runs.c.id == run_id, track_runs.c.status == "running")
+                    .values(status="crashed", ended_at=track_runs.c.heartbeat_at)
+                )
+                if done.rowcount:
+                    event(conn, "run.crashed", run_id[-8:], {"run": run_id}, at)
+
+        self._db.write(work)
+
+    # -- metrics -------------------------------------------------------------------------------
+
+    def append_points(self, batch: Batch) -> None:
+        """Commit every point in one transaction: one block row per series, and its aggregates."""
+        prepared = self._prepare(batch)
+        if not prepared:
+            return
+        created: dict[tuple[str, str], int] = {}
+        self._db.write(lambda conn: self._append(conn, prepared, created))
+        self._series.update(created)
+
+    @staticmethod
+    def _prepare(batch: Batch) -> dict[tuple[str, str], Columns]:
+        return {key: to_arrays(columns) for key, columns in batch.items() if columns[0]}
+
+    def _append(
+        self,
+        conn: Connection,
+        by_series: dict[tuple[str, str], Columns],
+        created: dict[tuple[str, str], int],
+    ) -> None:
+        # Runs inside a (possibly retried) transaction: new series ids reach the cache only
+        # after the commit, through ``created``.
+        if not by_series:
+            return
+        created.clear()
+        ids = self._series_ids(conn, set(by_series), created)
+        blocks: list[tuple[Any, ...]] = []
+        aggregates = []
+        for key, columns in by_series.items():
+            blocks.extend(block_rows(ids[key], columns))
+            aggregates.append(aggregate_row(ids[key], columns))
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(self._sql(_INSERT_BLOCK), blocks)
+            cursor.executemany(self._sql(_UPDATE_SERIES), aggregates)
+        finally:
+            cursor.close()
+
+    def _series_ids(
+        self, conn: Connection, keys: set[tuple[str, str]], created: dict[tuple[str, str], int]
+    ) -> dict[tuple[str, str], int]:
+        cache = self._series
+        missing = [k for k in keys if k not in cache]
+        if not missing:
+            return cache
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            now = datetime.now().timestamp()
+            cursor.executemany(self._sql(_INSERT_SERIES), [(r, k, now) for r, k in missing])
+            wanted = set(missing)
+            for run_id in {r for r, _ in missing}:
+                cursor.execute(
+                    self._sql("SELECT id, key FROM track_series WHERE run_id = ?"), (run_id,)
+                )
+                for series_id, key in cursor.fetchall():
+                    if (run_id, key) in wanted:
+                        created[(run_id, key)] = int(series_id)
+        finally:
+            cursor.close()
+        return {**cache, **created}
+
+    def metric_series(self, run_id: str, key: str) -> MetricSeries:
+        """Every point of one metric in step order (ties in logging order)."""
+        sql = self._sql(
+            "SELECT b.steps, b.vals, b.times FROM track_blocks b WHERE b.series_id = "
+            "(SELECT id FROM track_series WHERE run_id = ? AND key = ?) ORDER BY b.first_step"
+        )
+        with self._db.read() as conn:
+            cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+            try:
+                cursor.execute(sql, (run_id, key))
+                blocks = [(bytes(s), bytes(v), bytes(t)) for s, v, t in cursor.fetchall()]
+            finally:
+                cursor.close()
+        steps, values, times = decode_blocks(blocks)
+        return MetricSeries(run_id, key, steps, values, times)
+
+    # -- artifacts -----------------------------------------------------------------------------
+
+    def add_artifact(self, run_id: str, artifact: Artifact) -> None:
+        """Attach an artifact (replacing one of the same name)."""
+
+        def work(conn: Connection) -> None:
+            if conn.execute(sa.select(track_runs.c.id).where(track_runs.c.id == run_id)).first():
+                put_artifact(conn, run_id, artifact)
+                if artifact.kind == "model":
+                    detail = {"run": run_id, "digest": artifact.digest}
+                    event(conn, "model.logged", run_id[-8:], detail, artifact.created_at)
+                return
+            raise NotFoundError(f"no run {run_id!r}", hint="list runs: flywheel track list")
+
+        self._db.write(work)
+
+    def list_artifacts(self, run_id: str) -> list[Artifact]:
+        """The run's artifacts by name."""
+        query = (
+            sa.select(track_artifacts)
+            .where(track_artifacts.c.run_id == run_id)
+            .order_by(track_artifacts.c.name)
+        )
+        with self._db.read() as conn:
+            rows = conn.execute(query).mappings().all()
+        return [
+            Artifact(
+                name=r["name"],
+                kind=r["kind"],
+                digest=Digest(r["digest"]),
+                size=int(r["size"]),
+                created_at=required(r["created_at"]),
+                meta=dict(r["meta"] or {}),
+            )
+            for r in rows
+        ]
+
+    # -- reading runs --------------------------------------------------------------------------
+
+    def get_run(self, run_id: str) -> Run | None:
+        """The run with this exact id, or None."""
+        with self._db.read() as conn:
+            rows = (
+                conn.execute(sa.select(track_runs).where(track_runs.c.id == run_id))
+                .mappings()
+                .all()
+            )
+            runs = build_runs(conn, rows)
+        return runs[0] if runs else None
+
+    def match_ids(self, part: str, *, limit: int = 2) -> list[str]:
+        """Run ids that start or end with ``part``."""
+        column = track_runs.c.id
+        query = (
+            sa.select(column)
+            .where(
+                sa.or_(
+                    column.startswith(part, autoescape=True), column.endswith(part, autoescape=True)
+                )
+            )
+            .order_by(column)
+            .limit(limit)
+        )
+        with self._db.read() as conn:
+            return [r[0] for r in conn.execute(query)]
+
+    def list_runs(self, query: RunQuery) -> list[Run]:
+        """Runs matching ``query``, sorted and windowed."""
+        stmt = run_order(sa.select(track_runs).where(*run_filter(query)), query.order)
+        if query.limit is not None:
+            stmt = stmt.limit(query.limit)
+        if query.offset:
+            stmt = stmt.offset(query.offset)
+        with self._db.read() as conn:
+            rows = conn.execute(stmt).mappings().all()
+            return build_runs(conn, rows)
+
+    def count_runs(self, query: RunQuery) -> int:
+        """How many runs match ``query``."""
+        stmt = sa.select(sa.func.count()).select_from(track_runs).where(*run_filter(query))
+        with self._db.read() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+
+# -- helpers ------------------------------------------------------------------------------------

@@ -1,0 +1,175 @@
+"""Inputs: tables from CSV, Parquet and JSONL files, and folders of files of any kind.
+
+Folder scanning never follows a path out of the input folder: a symlink whose target lies outside
+it is refused, and stored paths are always relative, in POSIX form, without ``..`` parts.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
+
+from flywheel_ml.errors import InvalidInputError, NotFoundError
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+TABLE_SUFFIXES = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet", ".jsonl": "jsonl"}
+
+
+class ScannedFile(NamedTuple):
+    """One file found in an input folder, with what the unchanged-file cache compares.
+
+    A named tuple rather than a dataclass: a scan makes one per file, and tuples are built
+    several times faster.
+    """
+
+    relpath: str
+    path: str
+    size: int
+    mtime_ns: int
+    inode: int
+
+
+def table_format(path: Path) -> str:
+    """``csv``, ``parquet`` or ``jsonl`` from the file name.
+
+    Raises:
+        InvalidInputError: the suffix is none of them.
+    """
+    fmt = TABLE_SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise InvalidInputError(
+            f"cannot read {path.name}: unknown table format {path.suffix or '(no suffix)'}",
+            hint="give a .csv, .parquet or .jsonl file, or a folder of files",
+        )
+    return fmt
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """The rows of a CSV, Parquet or JSONL file.
+
+    Raises:
+        NotFoundError: the file does not exist.
+        InvalidInputError: the file is not a readable table of its format.
+    """
+    import pandas as pd
+
+    fmt = table_format(path)
+    if not path.is_file():
+        raise NotFoundError(f"no such file: {path}", hint="check the path")
+    try:
+        if fmt == "csv":
+            return pd.read_csv(path)
+        if fmt == "parquet":
+            return pd.read_parquet(path)
+        return pd.read_json(path, lines=True)
+    except (ValueError, OSError, UnicodeDecodeError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InvalidInputError(
+            f"cannot read {path.name} as {fmt}: {first}",
+            hint=f"check that the file is valid {fmt}",
+        ) from exc
+
+
+def scan_folder(root: Path) -> list[ScannedFile]:
+    """Every regular file under ``root``, sorted by relative path.
+
+    Hidden files and folders (names starting with ``.``) are skipped. A symlink is followed only
+    when its target stays inside ``root``.
+
+    Raises:
+        NotFoundError: ``root`` is not a folder.
+        InvalidInputError: a symlink points outside ``root``, or a name is not valid UTF-8.
+    """
+    if not root.is_dir():
+        raise NotFoundError(f"no such folder: {root}", hint="check the path")
+    real_root = root.resolve()
+    found: list[ScannedFile] = []
+    stack = [(str(root), "")]
+    while stack:
+        folder, prefix = stack.pop()
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                name = entry.name
+                if name.startswith("."):
+                    continue
+                rel = prefix + name
+                if not rel.isascii():
+                    _check_name(rel)
+                if entry.is_symlink():
+                    target = Path(entry.path).resolve()
+                    if not target.is_relative_to(real_root):
+                        raise InvalidInputError(
+                            f"{rel} is a symlink to {target}, outside the input folder",
+                            hint="copy the file into the folder or remove the link",
+                        )
+                    st = target.stat()
+                    if stat.S_ISDIR(st.st_mode):
+                        raise InvalidInputError(
+                            f"{rel} is a symlink to a folder",
+                            hint="link files, not folders, or copy the folder in",
+                        )
+                    found.append(ScannedFile(rel, str(target), st.st_size, st.st_mtime_ns, 0))
+                elif entry.is_dir(follow_symlinks=False):
+                    stack.append((entry.path, rel + "/"))
+                elif entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    found.append(
+                        ScannedFile(rel, entry.path, st.st_size, st.st_mtime_ns, st.st_ino)
+                    )
+    found.sort()  # by relpath, the first field
+    return found
+
+
+def scan_input(path: Path) -> list[ScannedFile]:
+    """The files of a folder input, or the one file when ``path`` is a regular file.
+
+    Raises:
+        NotFoundError: nothing at ``path``.
+        InvalidInputError: an empty folder, or the reasons of :func:`scan_folder`.
+    """
+    # Absolute paths: they key the unchanged-file cache, whatever folder the add ran from.
+    path = Path(os.path.abspath(path))
+    if path.is_dir():
+        files = scan_folder(path)
+    elif path.is_file() and not path.is_symlink():
+        st = path.stat()
+        files = [ScannedFile(path.name, str(path), st.st_size, st.st_mtime_ns, st.st_ino)]
+    else:
+        raise NotFoundError(f"no such file or folder: {path}", hint="check the path")
+    if not files:
+        raise InvalidInputError(f"{path} holds no files", hint="add a folder with files")
+    return files
+
+
+def _check_name(rel: str) -> None:
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInputError(
+            f"file name {rel!r} is not valid UTF-8", hint="rename the file"
+        ) from None
+
+
+def check_relpath(rel: str) -> str:
+    """``rel`` when it is a relative POSIX path that cannot leave the folder it is joined to.
+
+    Raises:
+        InvalidInputError: ``rel`` is absolute, empty, or has ``..``, ``.``, empty, NUL or
+            backslash parts.
+    """
+    if (
+        not rel
+        or rel[0] == "/"
+        or "\x00" in rel
+        or "\\" in rel
+        or any(part in {"..", ".", ""} for part in rel.split("/"))
+    ):
+        raise InvalidInputError(
+            f"unsafe item path {rel!r} in the dataset",
+            hint="item paths must be relative and may not contain '..'",
+        )
+    return rel

@@ -1,0 +1,85 @@
+"""Compiled inference for linear classifiers: the estimator's own arithmetic without its overhead.
+
+scikit-learn spends most of a one-row ``predict`` on input validation and array-API dispatch
+(hundreds of microseconds in 1.9, against a few for the arithmetic). For a fitted
+``LogisticRegression`` the answer is ``X @ coef_.T + intercept_`` followed by an argmax (and a
+softmax or logistic function for probabilities), which this module computes with numpy directly.
+
+A kernel is only used after it reproduced the estimator on probe rows: identical predictions and
+probabilities within 1e-9; anything else (another estimator, a pipeline, one-vs-rest
+probabilities, a mismatch) keeps the estimator's own methods. The gateway validates its inputs
+(shape, finiteness) before any model sees them, which is the part of scikit-learn's validation
+that matters here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+
+@dataclass(frozen=True, slots=True)
+class LinearKernel:
+    """``predict``/``predict_proba`` of a fitted linear classifier in plain numpy."""
+
+    coef_t: npt.NDArray[np.float64]
+    intercept: npt.NDArray[np.float64]
+    classes: npt.NDArray[Any]
+
+    def decision(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """The decision function, ``(n, k)`` (``k == 1`` for two classes)."""
+        out: npt.NDArray[np.float64] = X @ self.coef_t + self.intercept
+        return out
+
+    def predict_proba(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Class probabilities: logistic for two classes, softmax for more."""
+        d = self.decision(X)
+        if d.shape[1] == 1:
+            p = 1.0 / (1.0 + np.exp(-d[:, 0]))
+            both: npt.NDArray[np.float64] = np.column_stack([1.0 - p, p])
+            return both
+        shifted: npt.NDArray[np.float64] = d - d.max(axis=1, keepdims=True)
+        np.exp(shifted, out=shifted)
+        shifted /= shifted.sum(axis=1, keepdims=True)
+        return shifted
+
+    def predict(self, X: npt.NDArray[np.float64]) -> npt.NDArray[Any]:
+        """The predicted classes."""
+        d = self.decision(X)
+        index = (d[:, 0] > 0).astype(np.intp) if d.shape[1] == 1 else d.argmax(axis=1)
+        picked: npt.NDArray[Any] = self.classes[index]
+        return picked
+
+
+def compile_linear(estimator: Any, *, n_features: int, seed: int = 0) -> LinearKernel | None:
+    """A verified :class:`LinearKernel` for ``estimator``, or None when it does not qualify.
+
+    Only a fitted ``LogisticRegression`` qualifies, and only if the kernel reproduces its
+    ``predict`` exactly and its ``predict_proba`` within 1e-9 on 256 probe rows.
+    """
+    if type(estimator).__name__ != "LogisticRegression" or not n_features:
+        return None
+    coef = getattr(estimator, "coef_", None)
+    intercept = getattr(estimator, "intercept_", None)
+    classes = getattr(estimator, "classes_", None)
+    if coef is None or intercept is None or classes is None:
+        return None
+    kernel = LinearKernel(
+        coef_t=np.ascontiguousarray(np.asarray(coef, dtype=np.float64).T),
+        intercept=np.asarray(intercept, dtype=np.float64),
+        classes=np.asarray(classes),
+    )
+    rng = np.random.default_rng(seed)
+    scale = float(np.abs(coef).max()) or 1.0
+    probes = rng.normal(0.0, 4.0 / scale, size=(256, n_features))
+    try:
+        same = np.array_equal(kernel.predict(probes), estimator.predict(probes))
+        close = np.allclose(
+            kernel.predict_proba(probes), estimator.predict_proba(probes), rtol=1e-9, atol=1e-12
+        )
+    except (ValueError, TypeError, AttributeError):
+        return None
+    return kernel if same and close else None

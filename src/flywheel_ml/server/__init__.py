@@ -1,0 +1,1 @@
+"""ASGI applications: the prediction gateway (``gateway``) and its parts."""

@@ -1,0 +1,66 @@
+"""Pack files: small objects stored once, read back by digest, exported byte for byte."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from flywheel_ml.core.digests import digest_bytes
+
+
+def test_put_many_stores_each_object_once(workspace: Any, tmp_path: Path) -> None:
+    packed = workspace.packed_objects
+    blobs = [os.urandom(100 + i) for i in range(50)]
+    digests = packed.put_many([*blobs, blobs[0]])
+    assert digests[-1] == digests[0] == digest_bytes(blobs[0])
+    packs = list((workspace.objects.root / "packs").iterdir())
+    assert len(packs) == 1
+    assert packed.put_many(blobs[:10]) == digests[:10]
+    assert len(list((workspace.objects.root / "packs").iterdir())) == 1  # nothing new written
+    assert all(packed.exists(d) for d in digests)
+    assert packed.get_bytes(digests[7]) == blobs[7]
+    assert packed.open(digests[8]).read() == blobs[8]
+    assert set(workspace.iter_object_digests()) >= set(digests)
+    targets = [(d, str(tmp_path / f"{i}.bin")) for i, d in enumerate(digests[:5])]
+    packed.export_many(targets)
+    assert [Path(t).read_bytes() for _, t in targets] == blobs[:5]
+    assert all(ok for _, ok in packed.check_packed())
+
+
+def test_same_files_in_two_datasets_are_stored_once(
+    sqlite_workspace: Any, pets_folder: Path
+) -> None:
+    data = sqlite_workspace.data
+    data.add(pets_folder, name="a", label_from_folder=True)
+    size = sum(p.stat().st_size for p in (sqlite_workspace.objects.root / "packs").iterdir())
+    data.add(pets_folder, name="b")
+    after = sum(p.stat().st_size for p in (sqlite_workspace.objects.root / "packs").iterdir())
+    assert after == size
+
+
+def test_unchanged_files_are_not_read_again(
+    sqlite_workspace: Any, pets_folder: Path, monkeypatch: Any
+) -> None:
+    data = sqlite_workspace.data
+    # Files written in the instant they are hashed are re-hashed next time (the "racy" rule),
+    # so age them first.
+    past = time.time() - 10
+    for path in pets_folder.rglob("*.txt"):
+        os.utime(path, (past, past))
+    data.add(pets_folder, name="a", label_from_folder=True)
+    (pets_folder / "cat" / "extra.txt").write_bytes(b"one more cat")
+    opened: list[str] = []
+    real_open = os.open
+
+    def spy(path: Any, *args: Any, **kwargs: Any) -> int:
+        opened.append(os.fspath(path))
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", spy)
+    version = data.add(pets_folder, name="a", label_from_folder=True)
+    monkeypatch.setattr(os, "open", real_open)
+    assert version.number == 2 and version.items == 31
+    read_inputs = [p for p in opened if p.startswith(str(pets_folder))]
+    assert read_inputs == [str(pets_folder / "cat" / "extra.txt")]
