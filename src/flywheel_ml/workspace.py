@@ -35,14 +35,17 @@ from flywheel_ml.core.lifecycle import StageName, StageStatus
 from flywheel_ml.errors import ConflictError, InvalidInputError
 from flywheel_ml.plan.stage import PlanStage
 from flywheel_ml.reports.status import EvidenceSource, collect_status
-from flywheel_ml.serve.predictors import ModelResolver
-from flywheel_ml.serve.stage import ServeStage
-from flywheel_ml.track.stage import TrackStage
 
+# Stages are imported when first used: a command that touches one stage does not pay for the
+# imports (numpy, pandas, pyarrow, scikit-learn) of the others.
 if TYPE_CHECKING:
     from flywheel_ml.backends.packs import PackedObjectStore
+    from flywheel_ml.data.entities import DatasetVersion
     from flywheel_ml.data.stage import DataStage
     from flywheel_ml.registry.stage import RegistryStage
+    from flywheel_ml.serve.predictors import ModelResolver
+    from flywheel_ml.serve.stage import ServeStage
+    from flywheel_ml.track.stage import TrackStage
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,18 +108,21 @@ class Workspace:
         from flywheel_ml.backends.sql.data_store import SqlDataStore
         from flywheel_ml.data.stage import DataStage
 
-        return DataStage(
+        stage = DataStage(
             SqlDataStore(self.database),
             self.packed_objects,
             events=self.events,
             cache_path=self.settings.state_dir / "data-file-cache.json",
             docs_dir=self.root / "docs",
         )
+        stage.load_listeners.append(_record_dataset_in_open_run)
+        return stage
 
     @cached_property
     def track(self) -> TrackStage:
         """Experiment tracking: runs, metrics, artifacts, models, lineage (stage 4)."""
         from flywheel_ml.backends.sql.track_store import SqlTrackStore
+        from flywheel_ml.track.stage import TrackStage
 
         return TrackStage(
             SqlTrackStore(self.database),
@@ -152,6 +158,7 @@ class Workspace:
         """Deployments: champion, canary, shadow, rollback, prediction log (stage 8)."""
         from flywheel_ml.backends.gateway_sync import HttpGatewaySync
         from flywheel_ml.backends.sql.serve_store import SqlDeploymentStore
+        from flywheel_ml.serve.stage import ServeStage
 
         store = SqlDeploymentStore(self.database)
         return ServeStage(
@@ -222,6 +229,16 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r}, db={self.database.url!r})"
+
+
+def _record_dataset_in_open_run(version: DatasetVersion) -> None:
+    """Lineage: a dataset loaded while a run is open in this process was used by that run."""
+    import sys
+
+    run_module = sys.modules.get("flywheel_ml.track.run")
+    run = run_module.current_run() if run_module is not None else None
+    if run is not None:
+        run.use_dataset(version.ref)
 
 
 def _connect(settings: Settings) -> Workspace:

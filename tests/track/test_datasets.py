@@ -20,3 +20,16 @@ def test_use_dataset_records_the_resolved_version(sqlite_workspace: Any) -> None
             run.use_dataset("toy@v9")
     assert ws.track.get_run(run.id).datasets == ("toy@v1",)
     assert [r.id for r in ws.track.list_runs("dataset = toy@v1")] == [run.id]
+
+
+def test_loading_data_inside_a_run_records_the_version(sqlite_workspace: Any) -> None:
+    ws = sqlite_workspace
+    frame = pd.DataFrame({"x": [1, 2, 3, 4], "y": [0, 1, 0, 1]})
+    ws.data.add(frame, name="toy", label="y")
+    ws.data.add(pd.concat([frame, frame.assign(x=frame.x + 10)]), name="toy", label="y")
+    ws.data.load("toy@v1")  # no run open: nothing to record
+    with ws.track.start_run("loads") as run:
+        ws.data.load("toy@v1", split="train")
+        ws.data.load("toy@latest")
+        ws.data.load("toy@v1")  # recorded once
+    assert sorted(ws.track.get_run(run.id).datasets) == ["toy@v1", "toy@v2"]

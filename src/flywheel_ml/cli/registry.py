@@ -44,7 +44,7 @@ def register_command(
 
     def render(out: Console) -> None:
         out.print(
-            f"Registered {version.ref} from run {version.run_id[:8]} "
+            f"Registered {version.ref} from run {version.run_id[-8:]} "
             f"(data {version.dataset or '-'}, commit {version.git_commit[:10] or '-'})."
         )
 
@@ -206,7 +206,7 @@ def list_command(
             tags = ",".join(row["aliases"]) or "-"
             gone = " [deleted]" if row["deleted"] else ""
             out.print(
-                f"{row['ref']:<24} {tags:<18} {state:<14} run {row['run_id'][:8]}  "
+                f"{row['ref']:<24} {tags:<18} {state:<14} run {row['run_id'][-8:]}  "
                 f"data {row['dataset'] or '-'}{gone}"
             )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -36,6 +37,9 @@ class VersionReader:
         self._store = store
         self._objects = objects
         self._events = events
+        self.load_listeners: list[Callable[[DatasetVersion], None]] = []
+        """Called with the version after every successful :meth:`load`; the workspace uses it
+        to record the dataset on the run open in this process (data cannot import track)."""
 
     def list_datasets(self) -> list[Dataset]:
         """Every dataset, by name."""
@@ -168,6 +172,8 @@ class VersionReader:
             table = table.append_column("__split__", table[SPLIT_COLUMN])
         drop = [c for c in (SPLIT_COLUMN, ROW_COLUMN) if c in table.column_names]
         table = table.drop_columns(drop)
+        for listener in self.load_listeners:
+            listener(version)
         return table if as_arrow else table.to_pandas()
 
     def _record_read(self, version: DatasetVersion, purpose: str, rows: int) -> None:

@@ -32,7 +32,7 @@ def registry_step(ws: Workspace, say: Callable[[str], None]) -> list[tuple[str, 
     if not runs:
         say("7 registry: skipped (no run logged a model)")
         return []
-    say(f"7 registry: registering the model of the best run ({runs[0][:8]}) as {MODEL}")
+    say(f"7 registry: registering the model of the best run ({runs[0][-8:]}) as {MODEL}")
     best = ws.registry.register(
         runs[0], name=MODEL, description="best run of the demo", trusted=_sklearn_types(ws, runs[0])
     )

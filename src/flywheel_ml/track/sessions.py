@@ -81,29 +81,7 @@ class RunSessions:
         command: Sequence[str] | None = None,
         skip_nonfinite: bool = False,
     ) -> ActiveRun:
-        """Start a run (or attach to one) and return its logging handle.
-
-        Lineage (git commit and diff digest, Python, installed packages, host, user, command,
-        working folder) is recorded automatically; the diff and the package list are kept as
-        artifacts ``lineage/git.diff`` and ``lineage/packages.txt``. Everything is validated
-        before the run is created, so bad input creates nothing.
-
-        Args:
-            name: display name (default ``run-<id prefix>``).
-            params / tags: recorded at start.
-            seed: calls ``run.seed_everything(seed)``.
-            datasets: dataset references used (``name@vN``).
-            run_id: attach to this existing running run instead of creating one; defaults to
-                ``FLYWHEEL_RUN_ID`` (set by ``flywheel run``). An attached run is not ended by
-                the handle.
-            command: the command line to record (default ``sys.argv``).
-            skip_nonfinite: drop NaN/inf metric values instead of raising.
-
-        Raises:
-            InvalidInputError: bad names, values, seed or dataset reference.
-            NotFoundError: ``run_id`` (or ``FLYWHEEL_RUN_ID``) names no run, or an unknown dataset.
-            ConflictError: the run to attach to has ended.
-        """
+        """Start a run (or attach to one); the contract is :meth:`TrackStage.start_run`'s."""
         attach = run_id or os.environ.get(RUN_ID_ENV, "").strip()
         checked_params = check_params(params or {})
         checked_tags = check_tags(tags or {})
