@@ -77,8 +77,10 @@ def test_data_commands_end_to_end(cli: Cli, tmp_path: Path, pets_folder: Path) -
     assert isinstance(sliced, dict) and sum(sliced["latest"].values()) > 0
     assert "reviews/night" in cli("data", "slice", "list", cwd=ws).stdout
 
-    status = cli("status", cwd=ws).stdout
-    assert "reviews@v2" in status
+    status = cli("--json", "status", cwd=ws)
+    assert status.returncode == 0, status.stderr
+    data_stage = next(s for s in json.loads(status.stdout)["stages"] if s["stage"] == "data")
+    assert "reviews@v2" in data_stage["deliverables"][0]["evidence"], status.stdout
 
 
 def test_check_fails_with_exit_1_and_errors_exit_2(cli: Cli, tmp_path: Path) -> None:

@@ -32,13 +32,14 @@ def main(argv: list[str] | None = None) -> None:
     """Run the CLI; user errors print one line and exit 2, bugs print a traceback."""
     import typer
 
-    from flywheel_ml.cli.app import app
+    from flywheel_ml.cli.app import build_app
     from flywheel_ml.errors import FlywheelError
 
     # Die quietly when the reader goes away (`flywheel ... | head`), like other Unix tools.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     click = _click_exceptions()
     args = _take_global_flags(list(sys.argv[1:] if argv is None else argv))
+    app = build_app(_subcommand(args))
     try:
         code = app(args=args, prog_name="flywheel", standalone_mode=False)
     except FlywheelError as exc:
@@ -65,6 +66,21 @@ def main(argv: list[str] | None = None) -> None:
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _subcommand(args: list[str]) -> str | None:
+    """The first word that is not a root option (or its value): the sub-command to run."""
+    skip_next = False
+    for arg in args:
+        if skip_next:
+            skip_next = False
+        elif arg in ("-C", "--workspace"):
+            skip_next = True
+        elif not arg.startswith("-"):
+            return arg
+        elif arg == "--":
+            return None
+    return None
 
 
 def _click_exceptions() -> Any:
