@@ -18,8 +18,9 @@ Each server uses its native request body with the same 64 float values per row: 
 Flywheel answers with class probabilities by default; the ``flywheel`` row asks for predictions
 only (``"probabilities": false``), the same work as the peers, and ``flywheel+proba`` shows the
 default. Flywheel answers a ``LogisticRegression`` with a verified numpy kernel of the model's own
-arithmetic (``flywheel_ml.serve.linear``); ``flywheel-sklearn`` calls the estimator's ``predict``
-like the peers do, to show what the kernel is worth. Repeats go round-robin over the servers
+arithmetic (``flywheel_ml.registry.kernels``, saved with the version at registration, so the
+gateway never imports scikit-learn); ``flywheel-sklearn`` calls the estimator's ``predict`` like
+the peers do, to show what the kernel is worth. Repeats go round-robin over the servers
 so background load hits all alike; the machine load average is recorded with every repeat.
 
 Peers live in their own venvs (created with ``--install`` when missing)::
@@ -102,8 +103,9 @@ with open(os.path.join(wd, "train.json"), "w") as f:
     json.dump(out, f)
 """
 
-# The Flywheel gateway exactly as `flywheel serve start` runs it; only the model resolver is the
-# benchmark's own (a skops file loaded with its trusted types) until a registry version is used.
+# `flywheel-sklearn`: the gateway as `flywheel serve start` runs it, with the benchmark's own
+# resolver that hands it the plain estimator (a skops file loaded with its trusted types), to
+# show what the serving kernel is worth. `flywheel` and `flywheel+proba` run the real command.
 FLYWHEEL_SERVER = r"""
 import sys
 import flywheel_ml as fw
@@ -363,17 +365,18 @@ def prepare(server: str, work: Path) -> dict[str, Any]:
         spec["versions"] = versions(python, ["flywheel-ml", "scikit-learn", "starlette", "uvicorn"])
         ws_dir = wd / "ws"
         if not ws_dir.exists():
+            # The model goes through the real registry: registered (which saves its verified
+            # serving kernel) and deployed, so `flywheel serve start` serves it as users get it.
             setup = (
                 "import sys, flywheel_ml as fw\n"
-                "from flywheel_ml.serve.predictors import EstimatorPredictor\n"
                 "import skops.io as sio\n"
                 "ws = fw.init_workspace(sys.argv[1], name='bench')\n"
-                "class R:\n"
-                "    def resolve(self, ref):\n"
-                "        path = sys.argv[2]\n"
-                "        m = sio.load(path, trusted=sio.get_untrusted_types(file=path))\n"
-                "        return EstimatorPredictor(m, version_ref=ref)\n"
-                "ws.serve.resolver = R()\n"
+                "path = sys.argv[2]\n"
+                "m = sio.load(path, trusted=sio.get_untrusted_types(file=path))\n"
+                "with ws.track.start_run(name='bench-model') as run:\n"
+                "    run.log_model(m)\n"
+                "    run_id = run.id\n"
+                "ws.registry.register(run_id, name='digits')\n"
                 "ws.serve.deploy('digits@v1')\n"
             )
             subprocess.run(
@@ -383,15 +386,20 @@ def prepare(server: str, work: Path) -> dict[str, Any]:
             )
         (wd / "server.py").write_text(FLYWHEEL_SERVER)
         spec.update(ping="/readyz", path="/v1/models/digits/predict")
-        kernel = "plain" if server == "flywheel-sklearn" else "compiled"
-        spec["cmd"] = lambda port: [
-            python,
-            str(wd / "server.py"),
-            str(ws_dir),
-            str(wd / "model.skops"),
-            str(port),
-            kernel,
-        ]
+        if server == "flywheel-sklearn":
+            spec["cmd"] = lambda port: [
+                python,
+                str(wd / "server.py"),
+                str(ws_dir),
+                str(wd / "model.skops"),
+                str(port),
+                "plain",
+            ]
+        else:
+            flywheel = str(Path(python).with_name("flywheel"))
+            spec["cmd"] = lambda port: [
+                flywheel, "-C", str(ws_dir), "serve", "start", "--port", str(port)
+            ]  # fmt: skip
     elif mode == "kserve":
         spec["versions"] = versions(python, ["kserve", "scikit-learn", "fastapi", "uvicorn"])
         (wd / "server.py").write_text(KSERVE_SERVER)
@@ -547,7 +555,8 @@ def markdown(result: dict[str, Any]) -> str:
         "LogisticRegression. Ratios: >1 means Flywheel is better (faster, smaller). "
         "`flywheel` asks for predictions only (like the peers); `flywheel+proba` also returns "
         "class probabilities (the default); `flywheel-sklearn` calls the estimator's own "
-        "`predict` instead of the verified numpy kernel (serve/linear.py). Goals use `flywheel`.",
+        "`predict` instead of the verified numpy kernel saved at registration "
+        "(registry/kernels.py). Goals use `flywheel`.",
         "",
         head,
         "|" + "---|" * (1 + len(servers) + len(peers)),

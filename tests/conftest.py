@@ -21,6 +21,9 @@ PG_ADMIN_URL = os.environ.get(
 )
 FLYWHEEL = str(Path(sys.executable).with_name("flywheel"))
 
+# Web UI fixtures (seeded workspace, UI server, Chromium page) shared by every stage's tests.
+pytest_plugins = ["tests.ui_fixtures"]
+
 
 def _pg_available() -> bool:
     try:

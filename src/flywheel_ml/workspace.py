@@ -39,13 +39,19 @@ from flywheel_ml.reports.status import EvidenceSource, collect_status
 # Stages are imported when first used: a command that touches one stage does not pay for the
 # imports (numpy, pandas, pyarrow, scikit-learn) of the others.
 if TYPE_CHECKING:
+    from flywheel_ml.analyze.stage import AnalyzeStage
     from flywheel_ml.backends.packs import PackedObjectStore
+    from flywheel_ml.core.access import Access
     from flywheel_ml.data.entities import DatasetVersion
     from flywheel_ml.data.stage import DataStage
+    from flywheel_ml.label.stage import LabelStage, ProbaModel
+    from flywheel_ml.monitor.stage import MonitorStage
     from flywheel_ml.registry.stage import RegistryStage
+    from flywheel_ml.reports.readiness import ReadinessReport
     from flywheel_ml.serve.predictors import ModelResolver
     from flywheel_ml.serve.stage import ServeStage
     from flywheel_ml.track.stage import TrackStage
+    from flywheel_ml.tune.stage import TuneStage
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +60,8 @@ class VerifyReport:
 
     checked: int
     corrupt: tuple[Digest, ...]
+    swept: int = 0
+    """Stale temporary files (left by killed writes) that were deleted."""
 
     @property
     def ok(self) -> bool:
@@ -119,6 +127,29 @@ class Workspace:
         return stage
 
     @cached_property
+    def label(self) -> LabelStage:
+        """The label document, annotations, agreement, weak supervision, queues (stage 3)."""
+        from flywheel_ml.backends.sql.label_store import SqlLabelStore
+        from flywheel_ml.label.stage import LabelStage
+
+        return LabelStage(
+            SqlLabelStore(self.database), self.data, events=self.events,
+            load_model=self._probability_model,
+        )  # fmt: skip
+
+    def _probability_model(self, ref: str) -> ProbaModel:
+        """A registry model that gives class probabilities, for label queues and suspects."""
+        from flywheel_ml.serve.predictors import has_proba
+
+        predictor = self.model_resolver.resolve(ref)
+        if not has_proba(predictor):
+            raise InvalidInputError(
+                f"model {ref} gives no class probabilities",
+                hint="use a classifier with predict_proba",
+            )
+        return predictor  # type: ignore[return-value]
+
+    @cached_property
     def track(self) -> TrackStage:
         """Experiment tracking: runs, metrics, artifacts, models, lineage (stage 4)."""
         from flywheel_ml.backends.sql.track_store import SqlTrackStore
@@ -130,6 +161,20 @@ class Workspace:
             page=self.plan.get,
             resolve_dataset=lambda ref: self.data.get_version(ref).ref,
         )
+
+    @cached_property
+    def tune(self) -> TuneStage:
+        """Baselines, overfit check, learning curves, diagnosis, searches (stage 5)."""
+        import functools
+
+        from flywheel_ml.backends.sql.tune_store import SqlTuneStore
+        from flywheel_ml.tune.stage import TuneStage
+
+        root, url = str(self.root), os.environ.get("FLYWHEEL_DB_URL")
+        return TuneStage(
+            SqlTuneStore(self.database), track=self.track, data=self.data, page=self.plan.get,
+            worker_opener=lambda: functools.partial(open_tune_worker, root, url),
+        )  # fmt: skip
 
     @cached_property
     def registry(self) -> RegistryStage:
@@ -145,6 +190,17 @@ class Workspace:
             page=self.plan.get,
             events=self.events,
         )
+
+    @cached_property
+    def analyze(self) -> AnalyzeStage:
+        """Error analysis: confusion, slices, failure clusters, pipelines, features (stage 6)."""
+        from flywheel_ml.analyze.stage import AnalyzeStage
+        from flywheel_ml.backends.analyze_models import RegistryModelSource
+
+        return AnalyzeStage(
+            data=self.data, models=RegistryModelSource(self.registry), events=self.events,
+            docs_dir=self.root / "docs",
+        )  # fmt: skip
 
     @cached_property
     def model_resolver(self) -> ModelResolver:
@@ -169,21 +225,73 @@ class Workspace:
             sync=HttpGatewaySync(store),
         )
 
+    @cached_property
+    def monitor(self) -> MonitorStage:
+        """Drift, alert rules, staleness, live accuracy from delayed labels (stage 9)."""
+        from flywheel_ml.backends.notifiers import AlertDelivery
+        from flywheel_ml.backends.sql.monitor_store import SqlMonitorStore
+        from flywheel_ml.monitor.stage import MonitorStage
+
+        return MonitorStage(
+            SqlMonitorStore(self.database),
+            objects=self.objects,
+            data=self.data,
+            registry=self.registry,
+            serve=self.serve,
+            label=self.label,
+            track=self.track,
+            deliver=AlertDelivery(self.settings.state_dir / "alerts.log"),
+            events=self.events,
+        )
+
+    @cached_property
+    def access(self) -> Access:
+        """Team-server users and API tokens (``flywheel server user/token``)."""
+        from flywheel_ml.backends.sql.auth_store import SqlAuthStore
+        from flywheel_ml.core.access import Access
+
+        return Access(SqlAuthStore(self.database))
+
     def _evidence_sources(self) -> dict[StageName, EvidenceSource]:
         return {
             "plan": self.plan.deliverables,
             "data": self.data.deliverables,
+            "label": self.label.deliverables,
             "track": self.track.deliverables,
+            "tune": self.tune.deliverables,
+            "analyze": self.analyze.deliverables,
             "registry": self.registry.deliverables,
             "serve": self.serve.deliverables,
+            "monitor": self.monitor.deliverables,
         }
 
     def status(self) -> tuple[StageStatus, ...]:
         """The nine lifecycle stages with the evidence found for each deliverable."""
         return collect_status(self._evidence_sources())
 
+    def readiness(self, ref: str) -> ReadinessReport:
+        """The ML Test Score of model version ``ref``: 28 tests judged from recorded facts.
+
+        Raises:
+            NotFoundError: no such model version.
+        """
+        from flywheel_ml.reports.readiness import gather, judge
+
+        facts = gather(
+            ref,
+            plan=self.plan.get,
+            data=self.data,
+            track=self.track,
+            registry=self.registry,
+            serve=self.serve,
+            status=self.status(),
+        )
+        return judge(facts)
+
     def verify(self, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
         """Re-hash every stored object and report those whose bytes do not match their digest.
+
+        Also deletes temporary files that killed writes left behind (older than six hours).
 
         Args:
             progress: called with the number of objects checked so far, after each object.
@@ -202,7 +310,8 @@ class Workspace:
             checked += 1
             if progress is not None and checked % 1000 == 0:
                 progress(checked)
-        return VerifyReport(checked=checked, corrupt=tuple(sorted(corrupt)))
+        swept = self.objects.sweep_temporary() if isinstance(self.objects, LocalObjectStore) else 0
+        return VerifyReport(checked=checked, corrupt=tuple(sorted(corrupt)), swept=swept)
 
     def iter_object_digests(self) -> Iterator[Digest]:
         """Every stored object's digest, loose or packed."""
@@ -229,6 +338,22 @@ class Workspace:
 
     def __repr__(self) -> str:
         return f"Workspace({str(self.root)!r}, db={self.database.url!r})"
+
+
+_WORKER_WORKSPACES: dict[tuple[str, str | None], Workspace] = {}
+
+
+def open_tune_worker(root: str, db_url: str | None) -> TuneStage:
+    """The tune stage of the workspace at ``root``, for a search worker in another process
+    (local or a Dask worker); opened once per process. ``db_url`` is the coordinator's
+    ``FLYWHEEL_DB_URL`` when it had one."""
+    key = (root, db_url)
+    ws = _WORKER_WORKSPACES.get(key)
+    if ws is None:
+        if db_url:
+            os.environ["FLYWHEEL_DB_URL"] = db_url
+        ws = _WORKER_WORKSPACES[key] = open_workspace(root)
+    return ws.tune
 
 
 def _record_dataset_in_open_run(version: DatasetVersion) -> None:

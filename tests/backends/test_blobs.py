@@ -7,8 +7,10 @@ import os
 import shutil
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -291,3 +293,16 @@ def test_workspace_on_an_fsspec_store(
         assert report.checked == 1 and report.ok
         assert ws.objects.get_bytes(digest) == b"in memory"
     assert not (tmp_path / "ws" / ".flywheel" / "objects").exists()
+
+
+def test_verify_sweeps_only_stale_temporary_files(sqlite_workspace: Any) -> None:
+    ws = sqlite_workspace
+    tmp = ws.objects.root / "tmp"
+    stale, fresh = tmp / "killed-write.pack", tmp / "live-write"
+    stale.write_bytes(b"half a pack")
+    fresh.write_bytes(b"being written")
+    day_ago = time.time() - 24 * 3600
+    os.utime(stale, (day_ago, day_ago))
+    report = ws.verify()
+    assert report.ok and report.swept == 1
+    assert not stale.exists() and fresh.exists()

@@ -181,13 +181,14 @@ def test_verify_reports_corrupt_objects(ws: Path, cli: Cli) -> None:
         good = opened.objects.put_bytes(b"good")
         bad = opened.objects.put_bytes(b"will be altered")
         path = opened.objects.path_of(bad)  # type: ignore[union-attr]
-    assert as_json(cli("verify", "--json", cwd=ws)) == {"checked": 2, "corrupt": [], "ok": True}
+    clean = {"checked": 2, "corrupt": [], "ok": True, "swept": 0}
+    assert as_json(cli("verify", "--json", cwd=ws)) == clean
     path.write_bytes(b"altered!")
     result = ok(cli("verify", cwd=ws), code=1)
     assert f"corrupt: {bad}" in result.stdout
     assert good not in result.stdout
     data = as_json(cli("verify", "--json", cwd=ws), code=1)
-    assert data == {"checked": 2, "corrupt": [bad], "ok": False}
+    assert data == {"checked": 2, "corrupt": [bad], "ok": False, "swept": 0}
 
 
 @pytest.mark.parametrize(

@@ -9,17 +9,25 @@ that is moved into place; downloads are verified against the digest.
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import io
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from flywheel_ml.core.digests import Digest, digest_bytes, digest_file, hex_of, parse_digest
 from flywheel_ml.core.ids import new_id
-from flywheel_ml.errors import IntegrityError, NotFoundError, StorageFullError
+from flywheel_ml.errors import (
+    FlywheelError,
+    IntegrityError,
+    NotFoundError,
+    StorageFullError,
+    StoreUnavailableError,
+)
 
 _COPY_CHUNK = 1 << 30
 
@@ -36,6 +44,25 @@ class LocalObjectStore:
         """Where the object for ``digest`` lives (whether or not it exists)."""
         hexdigest = hex_of(parse_digest(digest))
         return self.root / hexdigest[:2] / hexdigest[2:]
+
+    def sweep_temporary(self, *, older_than_s: float = 6 * 3600) -> int:
+        """Delete temporary files (objects or packs being written) untouched for
+        ``older_than_s`` seconds, and return how many went.
+
+        A write killed by ``kill -9`` or a power cut leaves its temporary file behind; nothing
+        refers to it, because objects and packs become visible only by the final rename. The age
+        limit keeps files that a live writer (a long copy) is still filling.
+        """
+        cutoff = time.time() - older_than_s
+        swept = 0
+        for entry in os.scandir(self._tmp):
+            try:
+                if entry.is_file(follow_symlinks=False) and entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    swept += 1
+            except FileNotFoundError:
+                continue  # another sweeper or the writer's own cleanup got there first
+        return swept
 
     def exists(self, digest: Digest) -> bool:
         """Whether the object is stored."""
@@ -134,7 +161,12 @@ class LocalObjectStore:
 
 
 class FsspecObjectStore:
-    """Objects under an fsspec URL (``s3://bucket/prefix``, ``memory://``, ``gs://`` ...)."""
+    """Objects under an fsspec URL (``s3://bucket/prefix``, ``memory://``, ``gs://`` ...).
+
+    An upload goes to a temporary key and is then moved into place, so no reader ever sees part
+    of an object; every download is re-hashed. Failures of the remote store (unreachable
+    endpoint, refused credentials) become :class:`StoreUnavailableError`.
+    """
 
     def __init__(self, url: str, **storage_options: Any) -> None:
         import fsspec
@@ -146,36 +178,57 @@ class FsspecObjectStore:
         hexdigest = hex_of(parse_digest(digest))
         return f"{self._root}/{hexdigest[:2]}/{hexdigest[2:]}"
 
+    @contextlib.contextmanager
+    def _remote(self, action: str) -> Iterator[None]:
+        try:
+            yield
+        except (FileNotFoundError, FlywheelError):
+            raise
+        except Exception as exc:
+            first = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+            raise StoreUnavailableError(
+                f"cannot {action} the object store {self.url}: {first}",
+                hint="check FLYWHEEL_BLOB_URL, the credentials and that the store is reachable; "
+                "nothing was recorded",
+            ) from exc
+
     def exists(self, digest: Digest) -> bool:
         """Whether the object is stored."""
-        return bool(self.fs.exists(self._key(digest)))
+        with self._remote("read"):
+            return bool(self.fs.exists(self._key(digest)))
+
+    def _upload(self, key: str, send: Callable[[str], None]) -> None:
+        tmp = f"{self._root}/tmp/{new_id()}"
+        with self._remote("write to"):
+            try:
+                send(tmp)
+                self.fs.mv(tmp, key)
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    self.fs.rm(tmp)
+                raise
 
     def put_bytes(self, data: bytes) -> Digest:
         """Upload ``data`` to a temporary key, then move it into place."""
         digest = digest_bytes(data)
         key = self._key(digest)
-        if self.fs.exists(key):
-            return digest
-        tmp = f"{self._root}/tmp/{new_id()}"
-        self.fs.pipe_file(tmp, data)
-        self.fs.mv(tmp, key)
+        if not self.exists(digest):
+            self._upload(key, lambda tmp: self.fs.pipe_file(tmp, data))
         return digest
 
     def put_file(self, path: str | os.PathLike[str], *, link: bool = False) -> Digest:
         """Upload a file's bytes; ``link`` has no meaning on a remote store."""
         digest = digest_file(path)
         key = self._key(digest)
-        if self.fs.exists(key):
-            return digest
-        tmp = f"{self._root}/tmp/{new_id()}"
-        self.fs.put_file(os.fspath(path), tmp)
-        self.fs.mv(tmp, key)
+        if not self.exists(digest):
+            self._upload(key, lambda tmp: self.fs.put_file(os.fspath(path), tmp))
         return digest
 
     def get_bytes(self, digest: Digest) -> bytes:
         """Download and verify the object's bytes."""
         try:
-            data: bytes = self.fs.cat_file(self._key(digest))
+            with self._remote("read"):
+                data: bytes = self.fs.cat_file(self._key(digest))
         except FileNotFoundError:
             raise _missing(digest) from None
         if digest_bytes(data) != digest:
@@ -192,20 +245,24 @@ class FsspecObjectStore:
     def size(self, digest: Digest) -> int:
         """The object's size in bytes."""
         try:
-            return int(self.fs.size(self._key(digest)))
+            with self._remote("read"):
+                return int(self.fs.size(self._key(digest)))
         except FileNotFoundError:
             raise _missing(digest) from None
 
     def iter_digests(self) -> Iterator[Digest]:
         """Every stored digest."""
-        for key in self.fs.find(self._root):
+        with self._remote("list"):
+            keys = self.fs.find(self._root)
+        for key in keys:
             parts = str(key).rsplit("/", 2)
             if len(parts) == 3 and len(parts[1]) == 2 and len(parts[2]) == 62:
                 yield Digest(f"blake3:{parts[1]}{parts[2]}")
 
     def check(self, digest: Digest) -> bool:
         """Whether the stored bytes still hash to ``digest``."""
-        return digest_bytes(self.fs.cat_file(self._key(digest))) == digest
+        with self._remote("read"):
+            return digest_bytes(self.fs.cat_file(self._key(digest))) == digest
 
 
 def open_object_store(url: str) -> LocalObjectStore | FsspecObjectStore:

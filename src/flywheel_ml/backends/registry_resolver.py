@@ -7,7 +7,7 @@ The registry comes before serve in the lifecycle, so it cannot implement serve's
 from __future__ import annotations
 
 from flywheel_ml.registry.stage import RegistryStage
-from flywheel_ml.serve.predictors import EstimatorPredictor, Predictor
+from flywheel_ml.serve.predictors import EstimatorPredictor, KernelPredictor, Predictor
 
 
 class RegistryModelResolver:
@@ -28,6 +28,13 @@ class RegistryModelResolver:
             UnsafeModelError: the stored model holds untrusted types.
         """
         version = self._registry.get_version(ref)
+        if not version.deleted:
+            kernel = self._registry.load_kernel(version)
+            if kernel is not None:
+                # numpy only: scikit-learn is never imported for this version.
+                return KernelPredictor(
+                    kernel, version_ref=version.ref, feature_names=version.feature_names
+                )
         estimator = self._registry.load_model(version.ref)
         return EstimatorPredictor(
             estimator, version_ref=version.ref, feature_names=version.feature_names

@@ -26,11 +26,24 @@ _SUBCOMMANDS: dict[str, str] = {
     "run": "command",
     "plan": "group",
     "data": "group",
+    "label": "group",
     "docs": "group",
     "track": "group",
+    "baseline": "command",
+    "train": "command",
+    "tune": "group",
+    "analyze": "group",
     "registry": "group",
     "serve": "group",
+    "monitor": "group",
+    "turn": "command",
+    "ui": "command",
+    "import": "group",
+    "readiness": "command",
+    "server": "group",
 }
+# Sub-commands whose module name differs (``import`` is a Python keyword).
+_MODULES: dict[str, str] = {"import": "imports"}
 
 app = typer.Typer(
     name="flywheel",
@@ -84,7 +97,7 @@ def build_app(command: str | None = None) -> typer.Typer:
     """
     names = [command] if command in _SUBCOMMANDS else list(_SUBCOMMANDS)
     for name in names:
-        module = importlib.import_module(f"flywheel_ml.cli.{name}")
+        module = importlib.import_module(f"flywheel_ml.cli.{_MODULES.get(name, name)}")
         if _SUBCOMMANDS[name] == "group":
             app.add_typer(module.app, name=name)
         else:

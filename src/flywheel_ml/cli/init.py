@@ -22,6 +22,12 @@ def init_command(
 
     with init_workspace(directory, name=name) as ws:
         data = {"root": str(ws.root), "name": ws.name, "database": ws.database.url}
+        example = ws.root / "configs" / "example.yaml"
+        if not example.exists():  # an experiment config to start from (`flywheel train`)
+            from flywheel_ml.tune.configs import EXAMPLE_CONFIG
+
+            example.parent.mkdir(exist_ok=True)
+            example.write_text(EXAMPLE_CONFIG, encoding="utf-8")
 
     def render(out: Console) -> None:
         out.print(f"Created workspace [bold]{data['name']}[/] in {data['root']}")

@@ -22,8 +22,18 @@ def verify_command() -> None:
             out.print(f"corrupt: {digest}")
         verdict = "all match" if report.ok else f"{len(report.corrupt)} corrupt"
         out.print(f"Checked {report.checked} object(s): {verdict}.")
+        if report.swept:
+            out.print(f"Deleted {report.swept} temporary file(s) left by interrupted writes.")
 
-    emit({"checked": report.checked, "corrupt": list(report.corrupt), "ok": report.ok}, render)
+    emit(
+        {
+            "checked": report.checked,
+            "corrupt": list(report.corrupt),
+            "ok": report.ok,
+            "swept": report.swept,
+        },
+        render,
+    )
     if not report.ok:
         fail(1)
 

@@ -29,6 +29,8 @@ class ModelVersion:
         description: free text.
         created_by / created_at: who registered it and when.
         deleted: whether it was deleted (its evaluations and alias history are kept).
+        kernel_digest: the serving kernel saved with it (see :mod:`flywheel_ml.registry.kernels`),
+            or None when the model has no verified kernel.
     """
 
     name: str
@@ -46,6 +48,7 @@ class ModelVersion:
     trusted: tuple[str, ...] = ()
     description: str = ""
     deleted: bool = False
+    kernel_digest: Digest | None = None
 
     @property
     def ref(self) -> str:

@@ -33,6 +33,7 @@ def version_to_json(version: ModelVersion) -> dict[str, Any]:
         "created_by": version.created_by,
         "created_at": version.created_at.isoformat(),
         "deleted": version.deleted,
+        "kernel_digest": version.kernel_digest,
     }
 
 

@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flywheel_ml.core.clock import utc_now
+from flywheel_ml.core.digests import Digest
 from flywheel_ml.core.events import EventLog
 from flywheel_ml.core.identity import current_actor
 from flywheel_ml.core.lifecycle import Deliverable
@@ -25,6 +26,7 @@ from flywheel_ml.registry.evaluation import EvaluationOptions, SealedData, run_e
 from flywheel_ml.registry.evidence import registry_deliverables
 from flywheel_ml.registry.export import OnnxExport, export_detail, export_onnx
 from flywheel_ml.registry.gates import new_case, read_case_rows
+from flywheel_ml.registry.kernels import LinearKernel, compile_linear
 from flywheel_ml.registry.store import RegistryStore
 from flywheel_ml.registry.versions import (
     check_alias,
@@ -122,14 +124,29 @@ class RegistryStage:
         data = self.objects.get_bytes(found.digest)
         estimator = open_safely(data, trusted=trusted)
         dataset = run.datasets[0] if run.datasets else ""
+        features = feature_names_of(estimator, dataset_columns=self._feature_columns(dataset))
         make = version_maker(
             name, run, found, data, estimator,
-            features=feature_names_of(estimator, dataset_columns=self._feature_columns(dataset)),
-            trusted=trusted, description=description, actor=current_actor(), at=utc_now(),
+            features=features, trusted=trusted, description=description,
+            actor=current_actor(), at=utc_now(), kernel=self._save_kernel(estimator, features),
         )  # fmt: skip
         version = self.store.add_version(make)
         self._record("version.registered", version.ref, {"run": run.id, "dataset": dataset})
         return version
+
+    def _save_kernel(self, estimator: Any, features: Sequence[str]) -> Digest | None:
+        # Fitted on a plain array (no column names to check) and reproduced exactly on probe
+        # rows, or no kernel: the gateway then loads the estimator itself.
+        if getattr(estimator, "feature_names_in_", None) is not None:
+            return None
+        kernel = compile_linear(estimator, n_features=len(features))
+        return None if kernel is None else self.objects.put_bytes(kernel.to_bytes())
+
+    def load_kernel(self, version: ModelVersion) -> LinearKernel | None:
+        """The serving kernel saved with ``version``, or None when it has none."""
+        if version.kernel_digest is None:
+            return None
+        return LinearKernel.from_bytes(self.objects.get_bytes(version.kernel_digest))
 
     def _feature_columns(self, dataset: str) -> list[str]:
         if not dataset or self._data is None:

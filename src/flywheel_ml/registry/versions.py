@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from flywheel_ml.core.digests import Digest
 from flywheel_ml.errors import InvalidInputError, NotFoundError, UnsafeModelError
 from flywheel_ml.registry.entities import ModelVersion
 from flywheel_ml.registry.store import RegistryStore
@@ -156,6 +157,7 @@ def version_maker(
     description: str,
     actor: str,
     at: datetime,
+    kernel: Digest | None = None,
 ) -> Callable[[int], ModelVersion]:
     """What the store calls with the next version number to get the version to keep."""
     cls = type(estimator)
@@ -176,6 +178,7 @@ def version_maker(
             created_at=at,
             trusted=tuple(sorted(set(trusted))),
             description=description.strip(),
+            kernel_digest=kernel,
         )
 
     return make

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from flywheel_ml.errors import NotFoundError
-from flywheel_ml.serve.linear import compile_linear
+from flywheel_ml.registry.kernels import LinearKernel, compile_linear
 
 
 @runtime_checkable
@@ -101,7 +101,7 @@ class EstimatorPredictor:
         feature_names: the input columns; default ``estimator.feature_names_in_`` when present,
             else ``x0 .. x{n-1}`` from ``n_features_in_``.
         compiled: answer with a verified numpy kernel where one exists (see
-            :mod:`flywheel_ml.serve.linear`); False always calls the estimator.
+            :mod:`flywheel_ml.registry.kernels`); False always calls the estimator.
     """
 
     def __init__(
@@ -183,6 +183,56 @@ class EstimatorPredictor:
         import pandas as pd
 
         return pd.DataFrame(X, columns=list(self._features))
+
+
+class KernelPredictor:
+    """A :class:`Predictor` answering with a version's verified serving kernel (numpy only).
+
+    Args:
+        kernel: the kernel saved with the version at registration.
+        version_ref: the reference to name in responses.
+        feature_names: the input columns in training order.
+    """
+
+    has_proba = True
+
+    def __init__(
+        self, kernel: LinearKernel, *, version_ref: str, feature_names: Sequence[str]
+    ) -> None:
+        self.kernel = kernel
+        self._ref = version_ref
+        self._features = tuple(feature_names)
+        self._classes: tuple[Any, ...] = tuple(kernel.classes.tolist())
+
+    @property
+    def version_ref(self) -> str:
+        """The reference it was loaded from."""
+        return self._ref
+
+    @property
+    def feature_names(self) -> Sequence[str]:
+        """The input columns in training order."""
+        return self._features
+
+    @property
+    def classes(self) -> Sequence[Any]:
+        """The class labels."""
+        return self._classes
+
+    def predict(self, X: npt.NDArray[np.float64]) -> npt.NDArray[Any]:
+        """The predicted classes for ``X``."""
+        return self.kernel.predict(X)
+
+    def predict_proba(self, X: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """Class probabilities for ``X``."""
+        return self.kernel.predict_proba(X)
+
+    def predict_with_proba(
+        self, X: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[Any], npt.NDArray[np.float64]]:
+        """Predictions and probabilities from one product (the prediction is the argmax)."""
+        proba = self.kernel.predict_proba(X)
+        return self.kernel.classes[proba.argmax(axis=1)], proba
 
 
 def has_proba(predictor: Predictor) -> bool:

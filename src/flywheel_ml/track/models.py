@@ -91,6 +91,29 @@ def save_model(model: object) -> SavedModel:
     )
 
 
+def dump_state(state: object) -> bytes:
+    """Serialise a training state (an estimator, numpy arrays, dicts/lists of numbers and
+    strings) with skops, for checkpoints.
+
+    Raises:
+        InvalidInputError: skops cannot save it.
+    """
+    import skops.io
+
+    try:
+        return bytes(skops.io.dumps(state))
+    except Exception as exc:  # skops raises several kinds for types it cannot save
+        raise InvalidInputError(
+            f"cannot checkpoint a {type(state).__qualname__}: {exc}",
+            hint="checkpoint estimators, numpy arrays and dicts/lists of plain values",
+        ) from exc
+
+
+def load_state(data: bytes, *, trusted: Sequence[str] = ()) -> Any:
+    """Load a checkpoint written by :func:`dump_state`, with the rules of :func:`load_model`."""
+    return load_model(data, trusted=trusted)
+
+
 def untrusted_types(data: bytes) -> list[str]:
     """The types in a skops file outside skops' default trusted set.
 

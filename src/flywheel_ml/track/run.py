@@ -26,7 +26,7 @@ from flywheel_ml.core.clock import utc_now
 from flywheel_ml.errors import ConflictError, InvalidInputError, NotFoundError
 from flywheel_ml.track.buffer import MetricBuffer
 from flywheel_ml.track.entities import Artifact
-from flywheel_ml.track.models import save_model
+from flywheel_ml.track.models import dump_state, save_model
 from flywheel_ml.track.names import check_name, check_params, check_tags
 
 if TYPE_CHECKING:
@@ -287,6 +287,20 @@ class ActiveRun:
     def log_text(self, name: str, text: str, *, kind: str = "file") -> Artifact:
         """Keep a text with the run under ``name`` (UTF-8)."""
         return self.log_bytes(name, text.encode(), kind=kind)
+
+    def checkpoint(self, state: object, *, step: int) -> Artifact:
+        """Keep a training state at ``step`` (artifact ``checkpoints/step-NNNNNNNN``, skops, no
+        pickle); resume from it with ``ws.track.load_checkpoint(run_id)``.
+
+        Raises:
+            InvalidInputError: a negative step or a state skops cannot save.
+        """
+        if not isinstance(step, int) or isinstance(step, bool) or step < 0:
+            raise InvalidInputError(f"checkpoint step must be >= 0, not {step!r}", hint="step=3")
+        data = dump_state(state)
+        return self.log_bytes(
+            f"checkpoints/step-{step:08d}", data, kind="checkpoint", meta={"step": step}
+        )
 
     def log_model(self, model: object, *, name: str = "model") -> Artifact:
         """Save a scikit-learn model with skops and keep it as the artifact ``name``.

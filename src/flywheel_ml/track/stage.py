@@ -20,7 +20,7 @@ from flywheel_ml.plan.entities import ProjectPage
 from flywheel_ml.track.entities import Artifact, Comparison, LeaderboardEntry, MetricSeries, Run
 from flywheel_ml.track.leaderboard import compare_runs, rank_runs
 from flywheel_ml.track.lineage import process_alive, this_host
-from flywheel_ml.track.models import load_model
+from flywheel_ml.track.models import load_model, load_state
 from flywheel_ml.track.query import RunQuery, parse_query
 from flywheel_ml.track.run import ActiveRun
 from flywheel_ml.track.sessions import RUN_ID_ENV, RunSessions
@@ -243,6 +243,29 @@ class TrackStage:
         return load_model(
             artifact.digest, objects=self.objects, trusted=trusted, trust_sklearn=trust_sklearn
         )
+
+    def load_checkpoint(
+        self, run_id: str, *, step: int | None = None, trusted: Sequence[str] = ()
+    ) -> tuple[Any, int]:
+        """``(state, step)`` of a run's newest checkpoint (or the one at ``step``), to resume
+        training from it.
+
+        Raises:
+            NotFoundError: the run has no (such) checkpoint.
+        """
+        run = self._get(run_id)
+        found = [a for a in self.store.list_artifacts(run.id) if a.kind == "checkpoint"]
+        if step is not None:
+            found = [a for a in found if a.meta.get("step") == step]
+        if not found:
+            raise NotFoundError(
+                f"run {run.short_id} has no checkpoint"
+                + ("" if step is None else f" at step {step}"),
+                hint="write them with run.checkpoint(state, step=...)",
+            )
+        newest = max(found, key=lambda a: int(str(a.meta.get("step", 0))))
+        state = load_state(self.objects.get_bytes(newest.digest), trusted=trusted)
+        return state, int(str(newest.meta.get("step", 0)))
 
     def compare(self, run_ids: Sequence[str], *, differing_only: bool = False) -> Comparison:
         """Runs side by side: params, latest metrics and the lineage fields that differ.

@@ -63,7 +63,8 @@ class Database:
             with conn.begin():
                 yield conn
                 if self.count_changes and self.is_sqlite:
-                    conn.exec_driver_sql(
+                    # Straight to the driver: this runs once per write transaction.
+                    conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
                         "UPDATE workspace_meta SET value = value + 1 WHERE key = 'changes'"
                     )
 
@@ -156,7 +157,10 @@ def _sqlite_engine(url: sa.URL) -> Engine:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         write = conn.get_execution_options().get("flywheel_write", False)
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+        # Straight to the driver: SQLAlchemy's statement path costs ~0.1 ms per transaction.
+        conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+            "BEGIN IMMEDIATE" if write else "BEGIN"
+        )
 
     return engine
 

@@ -38,6 +38,7 @@ registry_versions = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("deleted_at", sa.DateTime(timezone=True), nullable=True),
     sa.Column("deleted_by", sa.String(200), nullable=True),
+    sa.Column("kernel_digest", sa.String(80), nullable=True),
 )
 
 registry_aliases = sa.Table(
@@ -294,6 +295,7 @@ def _version_row(version: ModelVersion) -> dict[str, Any]:
         "description": version.description,
         "created_by": version.created_by,
         "created_at": as_utc(version.created_at),
+        "kernel_digest": version.kernel_digest,
     }
 
 
@@ -314,4 +316,5 @@ def _version(row: Any) -> ModelVersion:
         created_by=row["created_by"],
         created_at=required(row["created_at"]),
         deleted=row["deleted_at"] is not None,
+        kernel_digest=Digest(row["kernel_digest"]) if row["kernel_digest"] else None,
     )

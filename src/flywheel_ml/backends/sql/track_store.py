@@ -27,13 +27,12 @@ from flywheel_ml.backends.sql.track_query import run_filter, run_order
 from flywheel_ml.backends.sql.track_rows import (
     build_runs,
     event,
-    lineage_to_json,
     put_artifact,
     put_datasets,
     put_params,
     put_tags,
-    run_event,
 )
+from flywheel_ml.backends.sql.track_run_writes import RunWrites
 from flywheel_ml.backends.sql.track_tables import track_artifacts, track_runs
 from flywheel_ml.core.digests import Digest
 from flywheel_ml.errors import NotFoundError
@@ -66,6 +65,7 @@ class SqlTrackStore:
         self._db = database
         self._pg = not database.is_sqlite
         self._series: dict[tuple[str, str], int] = {}
+        self._writes = RunWrites(database.engine.dialect)
 
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s") if self._pg else text
@@ -74,29 +74,23 @@ class SqlTrackStore:
 
     def create_run(self, run: NewRun) -> None:
         """Insert a run (status running) with its params, tags, datasets and artifacts."""
+        self._db.write(lambda conn: self._writes.create(conn, run))
+
+    def import_run(
+        self, run: NewRun, *, status: str, ended_at: datetime, points: Batch | None = None
+    ) -> None:
+        """Write a whole ended run (from another tracker) in one transaction: its start, every
+        point (with their own steps and times) and its end."""
+        prepared = self._prepare(points or {})
+        created: dict[tuple[str, str], int] = {}
 
         def work(conn: Connection) -> None:
-            conn.execute(
-                track_runs.insert().values(
-                    id=run.id,
-                    name=run.name,
-                    status="running",
-                    lineage=lineage_to_json(run.lineage),
-                    created_by=run.created_by,
-                    host=run.host,
-                    process=run.process,
-                    started_at=run.started_at,
-                    heartbeat_at=run.started_at,
-                )
-            )
-            put_params(conn, run.id, run.params, new_run=True)  # type: ignore[arg-type]
-            put_tags(conn, run.id, run.tags, new_run=True)
-            put_datasets(conn, run.id, run.datasets)
-            for artifact in run.artifacts:
-                put_artifact(conn, run.id, artifact, new_run=True)
-            run_event(conn, "run.started", run, run.started_at)
+            self._writes.create(conn, run)
+            self._append(conn, prepared, created)
+            self._writes.end(conn, run.id, status=status, at=ended_at)
 
         self._db.write(work)
+        self._series.update(created)
 
     def update_run(
         self,
@@ -138,14 +132,7 @@ class SqlTrackStore:
 
         def work(conn: Connection) -> None:
             self._append(conn, prepared, created)
-            name = conn.execute(
-                track_runs.update()
-                .where(track_runs.c.id == run_id, track_runs.c.status == "running")
-                .values(status=status, ended_at=at, heartbeat_at=at)
-                .returning(track_runs.c.name)
-            ).scalar()
-            if name is not None:
-                event(conn, f"run.{status}", f"{name} ({run_id[-8:]})", {"run": run_id}, at)
+            self._writes.end(conn, run_id, status=status, at=at)
 
         self._db.write(work)
         self._series.update(created)

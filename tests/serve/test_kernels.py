@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from flywheel_ml.serve.linear import compile_linear
+from flywheel_ml.registry.kernels import compile_linear
 from flywheel_ml.serve.predictors import EstimatorPredictor
 
 

@@ -1,0 +1,51 @@
+"""analyze — where and why a model is wrong: confusion, slices, failure clusters, pipelines."""
+
+from flywheel_ml.analyze.entities import (
+    CalibrationBin,
+    ClassMetrics,
+    ClusterAnalysis,
+    Decision,
+    ErrorAnalysis,
+    FailureCluster,
+    FeatureImportance,
+    FeatureReport,
+    FeatureShift,
+    LoadedModel,
+    Mistake,
+    Model,
+    ModelComparison,
+    ModelSource,
+    PipelineResult,
+    SliceDelta,
+    SliceReport,
+    SliceResult,
+    StageAccuracy,
+)
+from flywheel_ml.analyze.pipeline import Pipeline, PipelineStep, measure_pipeline
+from flywheel_ml.analyze.stage import AnalyzeStage
+
+__all__ = [
+    "AnalyzeStage",
+    "CalibrationBin",
+    "ClassMetrics",
+    "ClusterAnalysis",
+    "Decision",
+    "ErrorAnalysis",
+    "FailureCluster",
+    "FeatureImportance",
+    "FeatureReport",
+    "FeatureShift",
+    "LoadedModel",
+    "Mistake",
+    "Model",
+    "ModelComparison",
+    "ModelSource",
+    "Pipeline",
+    "PipelineResult",
+    "PipelineStep",
+    "SliceDelta",
+    "SliceReport",
+    "SliceResult",
+    "StageAccuracy",
+    "measure_pipeline",
+]

@@ -1,0 +1,457 @@
+"""Production readiness: the 28 tests of the ML Test Score, each judged from recorded facts.
+
+The rubric is Breck et al., "The ML Test Score" (2017), which seed 004 uses as its checklist:
+seven tests in each of four sections (data, model, infrastructure, monitoring). A test scores
+0.5 when it was done once and its result is on record, and 1 when Flywheel checks it
+automatically on every release; a section's score is the sum of its tests, and the final score is
+the lowest section score (a system is as ready as its weakest part).
+
+Every verdict names its evidence (run ids, versions, dates) or, when it cannot be judged yet,
+the command that would produce the fact. Tests about things Flywheel does not see (feature cost,
+privacy review) say so instead of guessing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from flywheel_ml.core.clock import utc_now
+from flywheel_ml.core.lifecycle import StageStatus
+from flywheel_ml.data.stage import DataStage
+from flywheel_ml.errors import FlywheelError
+from flywheel_ml.plan.entities import ProjectPage
+from flywheel_ml.registry.entities import Evaluation, ModelVersion
+from flywheel_ml.registry.stage import RegistryStage
+from flywheel_ml.serve.entities import DeploymentMove
+from flywheel_ml.serve.stage import ServeStage
+from flywheel_ml.track.entities import Run
+from flywheel_ml.track.stage import TrackStage
+
+Section = Literal["data", "model", "infrastructure", "monitoring"]
+State = Literal["passed", "failed", "not measurable yet", "outside Flywheel"]
+SECTIONS: tuple[Section, ...] = ("data", "model", "infrastructure", "monitoring")
+STALE_AFTER = timedelta(days=30)
+
+
+@dataclass(frozen=True, slots=True)
+class ReadinessItem:
+    """One test of the rubric and its verdict."""
+
+    section: Section
+    number: int
+    title: str
+    state: State
+    points: float
+    evidence: str = ""
+    next_step: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ReadinessReport:
+    """The 28 verdicts for one model version, the section scores and the final score."""
+
+    model: str
+    items: tuple[ReadinessItem, ...]
+    at: datetime
+
+    @property
+    def section_scores(self) -> dict[Section, float]:
+        """Points per section (each out of 7)."""
+        return {s: sum(i.points for i in self.items if i.section == s) for s in SECTIONS}
+
+    @property
+    def score(self) -> float:
+        """The final score: the lowest section score (out of 7)."""
+        return min(self.section_scores.values())
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the tests read, gathered once from the stages."""
+
+    version: ModelVersion
+    page: ProjectPage
+    run: Run | None
+    runs: Sequence[Run]
+    evaluation: Evaluation | None
+    alias_moves: Sequence[Any]
+    moves: Sequence[DeploymentMove]
+    log: Any
+    """The version's rows of the prediction log (a DataFrame; empty when none)."""
+    last_check: dict[str, Any] | None
+    schema: dict[str, Any]
+    status: dict[str, StageStatus]
+    now: datetime = field(default_factory=utc_now)
+
+    def deliverable(self, stage: str, word: str) -> tuple[bool, str, str]:
+        """``(done, evidence, next step)`` of the stage's first deliverable naming ``word``."""
+        found = self.status.get(stage)
+        for item in () if found is None else found.deliverables:
+            if word in item.name:
+                return item.done, item.evidence, item.next_step
+        return False, "", f"the {stage} stage does not record this yet"
+
+
+Check = Callable[[Facts], tuple[State, float, str, str]]
+
+
+def _ok(evidence: str, *, automated: bool = False) -> tuple[State, float, str, str]:
+    return "passed", 1.0 if automated else 0.5, evidence, ""
+
+
+def _no(state: State, evidence: str, next_step: str) -> tuple[State, float, str, str]:
+    return state, 0.0, evidence, next_step
+
+
+def _outside(why: str) -> Check:
+    return lambda _facts: _no("outside Flywheel", why, "")
+
+
+def _from_stage(stage: str, word: str, *, automated: bool = False) -> Check:
+    def check(facts: Facts) -> tuple[State, float, str, str]:
+        done, evidence, next_step = facts.deliverable(stage, word)
+        if done:
+            return _ok(evidence, automated=automated)
+        return _no("not measurable yet", "", next_step)
+
+    return check
+
+
+# -- data --------------------------------------------------------------------------------------
+
+
+def _schema(facts: Facts) -> tuple[State, float, str, str]:
+    dataset = facts.version.dataset
+    if not dataset or not facts.schema:
+        return _no("not measurable yet", "", "train on a dataset version: flywheel data add ...")
+    if facts.last_check is None:
+        return _no(
+            "not measurable yet", f"{dataset} has a schema", f"flywheel data check {dataset}"
+        )
+    if not facts.last_check["passed"]:
+        return _no(
+            "failed", f"the last check of {dataset} failed", f"flywheel data check {dataset}"
+        )
+    columns = len(facts.schema.get("columns", {}))
+    return _ok(f"{dataset}: schema of {columns} columns, checks passed", automated=True)
+
+
+# -- model -------------------------------------------------------------------------------------
+
+
+def _versioned_spec(facts: Facts) -> tuple[State, float, str, str]:
+    run = facts.run
+    if run is None:
+        return _no("not measurable yet", "", "register a model from a tracked run")
+    lineage = run.lineage
+    if not lineage.git_commit:
+        return _no("failed", f"run {run.short_id} was not in git", "train from a git checkout")
+    if lineage.git_dirty:
+        return _no(
+            "failed",
+            f"run {run.short_id} ran with uncommitted changes ({lineage.git_commit[:10]}+diff)",
+            "commit the training code and config, then retrain",
+        )
+    return _ok(f"run {run.short_id} at commit {lineage.git_commit[:10]}", automated=True)
+
+
+def _objective(facts: Facts) -> str:
+    return facts.page.objective.metric if facts.page.objective is not None else ""
+
+
+def _simpler_not_better(facts: Facts) -> tuple[State, float, str, str]:
+    metric = _objective(facts)
+    run = facts.run
+    baselines = [r for r in facts.runs if "baseline" in r.tags or r.tags.get("kind") == "baseline"]
+    if not metric or run is None or not baselines:
+        return _no("not measurable yet", "", "flywheel baseline DATASET (baselines as runs)")
+    keys = [k for k in run.metrics if k == metric or k.endswith(f"_{metric}")]
+    if not keys:
+        return _no("not measurable yet", f"run {run.short_id} has no {metric}", "log it")
+    key = keys[0]
+    higher = facts.page.objective is None or facts.page.objective.direction == "max"
+    scored = [(r.metrics[key], r) for r in baselines if key in r.metrics]
+    if not scored:
+        return _no("not measurable yet", f"no baseline logged {key}", "flywheel baseline DATASET")
+    best_value, best = max(scored, key=lambda p: p[0] if higher else -p[0])
+    mine = run.metrics[key]
+    better = mine > best_value if higher else mine < best_value
+    text = f"{key} {mine:.4g} vs best baseline {best.name} {best_value:.4g}"
+    return _ok(text, automated=True) if better else _no("failed", text, "improve the model")
+
+
+def _slices(facts: Facts) -> tuple[State, float, str, str]:
+    evaluation = facts.evaluation
+    if evaluation is None:
+        return _no("not measurable yet", "", f"flywheel registry evaluate {facts.version.ref}")
+    if not evaluation.slices and not evaluation.test_sets:
+        return _no(
+            "not measurable yet",
+            f"evaluation {evaluation.id[-8:]} measured no slice",
+            "flywheel data slice add DATASET NAME --where ..., then evaluate again",
+        )
+    broken = [
+        g.name
+        for g in evaluation.gates
+        if g.gate == "no_regression" and g.name != "all" and not g.passed
+    ]
+    names = ", ".join(sorted([*evaluation.slices, *evaluation.test_sets]))
+    if broken:
+        return _no("failed", f"regressed on {', '.join(broken)}", "fix those slices")
+    return _ok(f"measured on {names}", automated=True)
+
+
+# -- infrastructure ----------------------------------------------------------------------------
+
+
+def _reproducible(facts: Facts) -> tuple[State, float, str, str]:
+    run, metric = facts.run, _objective(facts)
+    if run is None or run.lineage.seed is None:
+        return _no("not measurable yet", "", "train with a seed (seed=...) twice")
+    twins = [
+        r
+        for r in facts.runs
+        if r.id != run.id
+        and r.params == run.params
+        and r.lineage.seed == run.lineage.seed
+        and r.datasets == run.datasets
+        and r.status == "finished"
+    ]
+    if not twins:
+        return _no(
+            "not measurable yet",
+            f"run {run.short_id} has no twin (same params, seed, data)",
+            "train the same config with the same seed again",
+        )
+    keys = [k for k in run.metrics if metric and (k == metric or k.endswith(f"_{metric}"))]
+    keys = keys or sorted(run.metrics)
+    for twin in twins:
+        same = all(abs(twin.metrics.get(k, float("nan")) - run.metrics[k]) <= 1e-9 for k in keys)
+        if same:
+            return _ok(f"runs {run.short_id} and {twin.short_id} agree on {', '.join(keys)}")
+    return _no("failed", f"{len(twins)} twin run(s) disagree", "pin seeds and library versions")
+
+
+def _behaviour_tested(facts: Facts) -> tuple[State, float, str, str]:
+    evaluation = facts.evaluation
+    cases = [g for g in evaluation.gates if g.gate == "behaviour"] if evaluation else []
+    if not cases:
+        return _no("not measurable yet", "", f"flywheel registry case add {facts.version.name} ...")
+    failed = [g.name for g in cases if not g.passed]
+    if failed:
+        return _no("failed", f"behavioural cases failed: {', '.join(failed)}", "fix the model")
+    return _ok(f"{len(cases)} behavioural case(s) pass", automated=True)
+
+
+def _validated(facts: Facts) -> tuple[State, float, str, str]:
+    evaluation = facts.evaluation
+    if evaluation is None:
+        return _no("not measurable yet", "", f"flywheel registry evaluate {facts.version.ref}")
+    failed = [c.constraint for c in evaluation.constraints if not c.passed]
+    failed += [g.name for g in evaluation.gates if not g.passed]
+    if failed:
+        return _no("failed", f"failed: {', '.join(failed)}", "fix them before serving")
+    overridden = [
+        m for m in facts.alias_moves if m.override and m.to_version == facts.version.version
+    ]
+    if overridden:
+        return _no("failed", "an alias was moved to it by override", "evaluate without overrides")
+    return _ok(
+        f"evaluation {evaluation.id[-8:]} on {evaluation.dataset} passed every constraint",
+        automated=True,
+    )
+
+
+def _move(kind: str, title: str, command: str) -> Check:
+    def check(facts: Facts) -> tuple[State, float, str, str]:
+        found = [m for m in facts.moves if m.kind == kind]
+        if not found:
+            version = facts.version
+            return _no("not measurable yet", "", command.format(ref=version.ref, name=version.name))
+        last = found[-1]
+        when = last.at.isoformat(timespec="seconds") if last.at else "?"
+        return _ok(f"{title} {len(found)} time(s), last {when} by {last.actor}", automated=True)
+
+    return check
+
+
+# -- monitoring --------------------------------------------------------------------------------
+
+
+def _skew(facts: Facts) -> tuple[State, float, str, str]:
+    log = facts.log
+    if log is None or len(log) == 0:
+        return _no("not measurable yet", "", "serve it and send traffic: flywheel serve start")
+    widths = {len(r) for r in log["features"] if r is not None} if "features" in log else set()
+    expected = len(facts.version.feature_names)
+    if widths and widths != {expected}:
+        return _no(
+            "failed", f"served rows had {sorted(widths)} features, trained on {expected}", ""
+        )
+    return _ok(f"{len(log)} served rows with the {expected} training features", automated=True)
+
+
+def _stale(facts: Facts) -> tuple[State, float, str, str]:
+    moves = [m for m in facts.alias_moves if m.alias == "champion"]
+    if not moves:
+        return _no("not measurable yet", "", f"flywheel registry alias {facts.version.name} ...")
+    age = facts.now - moves[-1].at
+    text = f"champion set {age.days} day(s) ago"
+    return _ok(text) if age <= STALE_AFTER else _no("failed", text, "retrain and re-evaluate")
+
+
+def _stable(facts: Facts) -> tuple[State, float, str, str]:
+    log = facts.log
+    if log is None or len(log) == 0 or "probabilities" not in log:
+        return _no("not measurable yet", "", "serve it and send traffic")
+    import numpy as np
+
+    bad = sum(
+        1 for p in log["probabilities"] if p is not None and not np.isfinite(np.asarray(p)).all()
+    )
+    if bad:
+        return _no("failed", f"{bad} served row(s) with non-finite probabilities", "")
+    return _ok(f"{len(log)} served rows, every probability finite", automated=True)
+
+
+def _performance(facts: Facts) -> tuple[State, float, str, str]:
+    evaluation = facts.evaluation
+    if evaluation is None or "latency_p95_ms" not in evaluation.metrics:
+        return _no("not measurable yet", "", f"flywheel registry evaluate {facts.version.ref}")
+    latency = [c for c in evaluation.constraints if c.metric.startswith("latency")]
+    p95 = evaluation.metrics["latency_p95_ms"]
+    if any(not c.passed for c in latency):
+        return _no("failed", f"latency p95 {p95:.3g} ms breaks the constraint", "")
+    return _ok(f"latency p95 {p95:.3g} ms measured at release", automated=bool(latency))
+
+
+def _quality(facts: Facts) -> tuple[State, float, str, str]:
+    evaluation = facts.evaluation
+    gates = [g for g in evaluation.gates if g.gate == "no_regression"] if evaluation else []
+    # "no champion to compare with" and the like pass without comparing anything.
+    gates = [g for g in gates if g.score is not None]
+    if not gates:
+        return _no("not measurable yet", "", "evaluate against a champion (no-regression gate)")
+    failed = [g.name for g in gates if not g.passed]
+    if failed:
+        return _no("failed", f"regressed: {', '.join(failed)}", "")
+    return _ok(f"no-regression gate passed ({len(gates)} check(s))", automated=True)
+
+
+_CANARIED = _move("canary", "canaried", "flywheel serve canary {ref} --percent 10")
+_ROLLED_BACK = _move("rollback", "rolled back", "flywheel serve rollback {name}")
+
+TESTS: tuple[tuple[Section, str, Check], ...] = (
+    ("data", "Feature expectations are captured in a schema", _schema),
+    ("data", "All features are beneficial", _from_stage("analyze", "feature")),
+    ("data", "No feature's cost is too much", _outside("Flywheel records no per-feature cost")),
+    ("data", "Features adhere to meta-level requirements", _outside("a policy review")),
+    ("data", "The data pipeline has appropriate privacy controls", _outside("a privacy review")),
+    ("data", "New features can be added quickly", _outside("a property of the team's code")),
+    ("data", "All input feature code is tested", _outside("the project's own unit tests")),
+    ("model", "Model specs are reviewed and submitted (versioned)", _versioned_spec),
+    (
+        "model",
+        "Offline proxy metrics correlate with online metrics",
+        _from_stage("monitor", "live"),
+    ),
+    ("model", "All hyperparameters have been tuned", _from_stage("tune", "search")),
+    ("model", "The impact of model staleness is known", _from_stage("monitor", "stale")),
+    ("model", "A simpler model is not better", _simpler_not_better),
+    ("model", "Model quality is sufficient on important data slices", _slices),
+    ("model", "The model is tested for considerations of inclusion", _slices),
+    ("infrastructure", "Training is reproducible", _reproducible),
+    ("infrastructure", "Model specs are unit tested", _behaviour_tested),
+    (
+        "infrastructure",
+        "The ML pipeline is integration tested",
+        _outside("Flywheel has no CI runner yet"),
+    ),
+    ("infrastructure", "Model quality is validated before serving", _validated),
+    ("infrastructure", "The model is debuggable", _from_stage("analyze", "error")),
+    (
+        "infrastructure",
+        "Models are canaried before serving",
+        _move("canary", "canaried", "flywheel serve canary {ref} --percent 10"),
+    ),
+    (
+        "infrastructure",
+        "Serving models can be rolled back",
+        _move("rollback", "rolled back", "flywheel serve rollback {name}"),
+    ),
+    ("monitoring", "Dependency changes result in notification", _from_stage("monitor", "alert")),
+    ("monitoring", "Data invariants hold for inputs", _from_stage("monitor", "drift")),
+    ("monitoring", "Training and serving are not skewed", _skew),
+    ("monitoring", "Models are not too stale", _stale),
+    ("monitoring", "Models are numerically stable", _stable),
+    ("monitoring", "Computing performance has not regressed", _performance),
+    ("monitoring", "Prediction quality has not regressed", _quality),
+)
+
+
+def judge(facts: Facts) -> ReadinessReport:
+    """The 28 verdicts for the facts gathered about one model version."""
+    items = []
+    counters = dict.fromkeys(SECTIONS, 0)
+    for section, title, check in TESTS:
+        counters[section] += 1
+        state, points, evidence, next_step = check(facts)
+        items.append(
+            ReadinessItem(section, counters[section], title, state, points, evidence, next_step)
+        )
+    return ReadinessReport(model=facts.version.ref, items=tuple(items), at=facts.now)
+
+
+def gather(
+    ref: str,
+    *,
+    plan: Callable[[], ProjectPage],
+    data: DataStage,
+    track: TrackStage,
+    registry: RegistryStage,
+    serve: ServeStage,
+    status: Sequence[StageStatus],
+) -> Facts:
+    """Collect the facts the tests read about model version ``ref`` (aliases resolve).
+
+    Raises:
+        NotFoundError: no such model version.
+    """
+    version = registry.get_version(ref)
+    try:
+        run: Run | None = track.get_run(version.run_id)
+    except FlywheelError:
+        run = None
+    schema: dict[str, Any] = {}
+    last_check = None
+    if version.dataset:
+        try:
+            schema = dict(data.get_version(version.dataset).facts.get("schema", {}))
+            last_check = data.last_check(version.dataset)
+        except FlywheelError:
+            schema = {}
+    try:
+        moves = serve.history(version.name)
+    except FlywheelError:
+        moves = []
+    try:
+        log = serve.read_log(model=version.name)
+        log = log[log["version"] == version.ref] if len(log) else log
+    except FlywheelError:
+        log = None
+    return Facts(
+        version=version,
+        page=plan(),
+        run=run,
+        runs=track.list_runs(),
+        evaluation=registry.latest_evaluation(version.ref),
+        alias_moves=registry.alias_history(version.name),
+        moves=moves,
+        log=log,
+        last_check=last_check,
+        schema=schema,
+        status={s.stage: s for s in status},
+    )

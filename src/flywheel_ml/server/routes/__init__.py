@@ -1,0 +1,1 @@
+"""One router module per lifecycle stage (plus the dashboard); each exposes ``routes()``."""

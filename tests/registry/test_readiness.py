@@ -1,0 +1,91 @@
+"""The ML Test Score follows the recorded facts: each fact flips its own test."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.registry.conftest import Project
+
+
+def _states(ws: Any, ref: str) -> dict[str, str]:
+    report = ws.readiness(ref)
+    assert len(report.items) == 28
+    assert {s: sum(1 for i in report.items if i.section == s) for s in report.section_scores} == {
+        "data": 7, "model": 7, "infrastructure": 7, "monitoring": 7,
+    }  # fmt: skip
+    return {i.title: i.state for i in report.items}
+
+
+def test_tests_pass_as_the_facts_are_recorded(project: Project) -> None:
+    ws = project.ws
+    ws.registry.register(project.weak_run, name="digits-clf")
+    version = ws.registry.register(project.good_run, name="digits-clf")
+    before = _states(ws, version.ref)
+    assert before["Model quality is validated before serving"] == "not measurable yet"
+    assert before["Serving models can be rolled back"] == "not measurable yet"
+    assert before["Models are canaried before serving"] == "not measurable yet"
+    assert before["Feature expectations are captured in a schema"] == "not measurable yet"
+    assert before["No feature's cost is too much"] == "outside Flywheel"
+
+    ws.data.check("digits@latest")
+    assert ws.registry.evaluate(version.ref).passed
+    ws.registry.set_alias("digits-clf", "champion", version.version)
+    ws.serve.deploy("digits-clf@v1")
+    ws.serve.canary(version.ref, percent=10)
+    ws.serve.rollback("digits-clf")
+    after = _states(ws, version.ref)
+    assert after["Feature expectations are captured in a schema"] == "passed"
+    assert after["Model quality is validated before serving"] == "passed"
+    assert after["Models are canaried before serving"] == "passed"
+    assert after["Serving models can be rolled back"] == "passed"
+    assert after["Models are not too stale"] == "passed"
+    report = ws.readiness(version.ref)
+    assert report.score == min(report.section_scores.values())
+    rollback = next(i for i in report.items if i.title == "Serving models can be rolled back")
+    assert rollback.points == 1.0 and "rolled back 1 time(s)" in rollback.evidence
+
+
+def test_a_failed_constraint_fails_validation(project: Project) -> None:
+    ws = project.ws
+    ws.plan.set(add_constraints=["model_mb < 0.000001"])
+    version = ws.registry.register(project.good_run, name="digits-clf")
+    ws.registry.evaluate(version.ref)
+    item = next(
+        i for i in ws.readiness(version.ref).items if i.title.startswith("Model quality is valid")
+    )
+    assert item.state == "failed" and "model_mb" in item.evidence and item.points == 0
+
+
+def test_reproducible_training_needs_a_twin_run_that_agrees(project: Project) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    ws = project.ws
+    train = ws.data.load("digits@latest", split="train")
+    features = [f"px{i}" for i in range(64)]
+    ids = []
+    for _ in range(2):
+        with ws.track.start_run(
+            name="seeded", params={"C": 0.5}, seed=7, datasets=["digits"]
+        ) as run:
+            model = LogisticRegression(C=0.5, max_iter=300)
+            model.fit(train[features].to_numpy(), train["label"].to_numpy())
+            run.log_metric("train_accuracy", float(model.score(train[features], train["label"])))
+            run.log_model(model)
+            ids.append(str(run.id))
+    version = ws.registry.register(ids[0], name="seeded")
+    item = next(i for i in ws.readiness(version.ref).items if i.title == "Training is reproducible")
+    assert item.state == "passed", item
+    assert ids[1][-8:] in item.evidence
+
+
+def test_cli_readiness_json(project: Project, cli: Any) -> None:
+    ws = project.ws
+    ws.registry.register(project.good_run, name="digits-clf")
+    done = cli("--json", "readiness", "digits-clf@v1", cwd=ws.root)
+    assert done.returncode == 0, done.stderr
+    data = json.loads(done.stdout)
+    assert data["model"] == "digits-clf@v1" and len(data["items"]) == 28
+    assert data["score"] == min(data["sections"].values())
+    missing = cli("readiness", "nope@v1", cwd=ws.root)
+    assert missing.returncode == 2 and missing.stderr.count("\n") == 1
