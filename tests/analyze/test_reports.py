@@ -95,14 +95,13 @@ def test_experience_report_from_recorded_facts(analyzed: Analyzed) -> None:
 
 
 @pytest.mark.browser
-def test_reports_render_in_chromium(analyzed: Analyzed, ui_page: Any) -> None:
+def test_reports_render_in_chromium(analyzed: Analyzed, chromium_page: Any) -> None:
     ws = analyzed.ws
     report = write_error_analysis(ws.analyze, analyzed.good)
     experience = _experience(ws)
-    page = ui_page
-    # file:// pages: the fixture's guard lets only data:/blob:/127.0.0.1 through, so any other
-    # request (a CDN script, a font) would fail the test.
-    page.context.unroute("**/*")
+    page = chromium_page
+    # The fixture's guard lets only file:, data: and 127.0.0.1 through: a CDN script or a font
+    # would fail the test.
     requests: list[str] = []
     page.on("request", lambda r: requests.append(r.url))
     page.goto(report.html.as_uri())

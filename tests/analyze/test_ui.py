@@ -37,29 +37,29 @@ def test_api_gives_the_analysis_and_refuses_the_sealed_split(
 
 @pytest.mark.browser
 def test_analyze_page_shows_confusion_slices_and_clusters(
-    ui_project: Any, ui_server: Any, ui_page: Any, screenshot: Any
+    ui_project: Any, ui_server: Any, chromium_page: Any, screenshot: Any
 ) -> None:
     base = ui_server(ui_project.ws)
     expected = ui_project.ws.analyze.errors(ui_project.champion, record=False)
-    ui_page.goto(base + "/ui/analyze")
-    assert ui_page.locator("h1").inner_text() == "Analyze"
-    summary = ui_page.locator("#summary").inner_text()
+    chromium_page.goto(base + "/ui/analyze")
+    assert chromium_page.locator("h1").inner_text() == "Analyze"
+    summary = chromium_page.locator("#summary").inner_text()
     assert ui_project.champion in summary and f"{100 * expected.accuracy:.1f}%" in summary
-    assert ui_page.locator("#confusion svg[aria-label='confusion matrix']").count() == 1
-    assert ui_page.locator("#confusion tbody tr").count() == len(expected.labels)
-    assert ui_page.locator("#slices tbody tr").count() == len(expected.slices)
-    clusters = ui_page.locator("#clusters").inner_text()
+    assert chromium_page.locator("#confusion svg[aria-label='confusion matrix']").count() == 1
+    assert chromium_page.locator("#confusion tbody tr").count() == len(expected.labels)
+    assert chromium_page.locator("#slices tbody tr").count() == len(expected.slices)
+    clusters = chromium_page.locator("#clusters").inner_text()
     assert "No cluster" in clusters or "DBSCAN" in clusters
-    screenshot(ui_page, "analyze")
+    screenshot(chromium_page, "analyze")
     other = next(m for m in ui_project.ws.registry.list_versions() if m.ref != ui_project.champion)
-    ui_page.select_option("select[name=model]", other.ref)
-    ui_page.click("button[type=submit]")
-    assert other.ref in ui_page.locator("#summary").inner_text()
+    chromium_page.select_option("select[name=model]", other.ref)
+    chromium_page.click("button[type=submit]")
+    assert other.ref in chromium_page.locator("#summary").inner_text()
 
 
 @pytest.mark.browser
 def test_written_reports_render_on_the_page(
-    fresh_ui_project: Any, ui_server: Any, ui_page: Any, screenshot: Any
+    fresh_ui_project: Any, ui_server: Any, chromium_page: Any, screenshot: Any
 ) -> None:
     ws = fresh_ui_project.ws
     report = write_error_analysis(ws.analyze, fresh_ui_project.champion)
@@ -68,13 +68,15 @@ def test_written_reports_render_on_the_page(
         events=ws.events, docs_dir=ws.root / "docs",
     )  # fmt: skip
     base = ui_server(ws)
-    ui_page.goto(base + "/ui/analyze")
-    ui_page.click("text=error-analysis report")
-    assert f"Error analysis: {fresh_ui_project.champion}" in ui_page.locator("h1").inner_text()
-    assert ui_page.locator(".doc svg[aria-label='confusion matrix']").count() == 1
-    assert f"{100 * report.errors.accuracy:.1f}%" in ui_page.locator(".doc").inner_text()
-    screenshot(ui_page, "analyze-report")
-    ui_page.goto(base + "/ui/analyze/reports/experience")
-    assert "Experience report" in ui_page.locator("h1").inner_text()
-    ui_page.goto(base + "/ui/analyze/reports/nope@v9")
-    assert "flywheel docs error-analysis nope@v9" in ui_page.content()
+    chromium_page.goto(base + "/ui/analyze")
+    chromium_page.click("text=error-analysis report")
+    assert (
+        f"Error analysis: {fresh_ui_project.champion}" in chromium_page.locator("h1").inner_text()
+    )
+    assert chromium_page.locator(".doc svg[aria-label='confusion matrix']").count() == 1
+    assert f"{100 * report.errors.accuracy:.1f}%" in chromium_page.locator(".doc").inner_text()
+    screenshot(chromium_page, "analyze-report")
+    chromium_page.goto(base + "/ui/analyze/reports/experience")
+    assert "Experience report" in chromium_page.locator("h1").inner_text()
+    chromium_page.goto(base + "/ui/analyze/reports/nope@v9")
+    assert "flywheel docs error-analysis nope@v9" in chromium_page.content()

@@ -340,3 +340,16 @@ def test_status_shows_what_is_missing(ws: Any) -> None:
     assert "guide edit" in shown["label document"].next_step
     stages = {s.stage: s for s in ws.status()}
     assert len(stages["label"].deliverables) == 4
+
+
+def test_apply_adds_only_queued_items_that_were_labelled(ws: Any) -> None:
+    row = {f"px{i}": float(i % 16) for i in range(64)}
+    items = [QueueItem(item=f"req-{n}", data=row, prelabel="3") for n in range(3)]
+    assert ws.label.enqueue("prod", items, dataset="digits") == 3
+    ws.label.submit("prod", "req-0", "ann1", 3)
+    ws.label.skip("prod", "req-1", "ann1")
+    version = ws.label.apply("digits", message="one production label")
+    frame = ws.data.load(version.ref)
+    added = sorted(i for i in frame["digit_id"] if str(i).startswith("req-"))
+    assert added == ["req-0"]
+    assert frame.loc[frame["digit_id"] == "req-0", "label"].tolist() == [3]

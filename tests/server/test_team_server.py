@@ -4,7 +4,6 @@ every route with a path parameter, metrics, readiness and the JSON access log.""
 
 from __future__ import annotations
 
-import asyncio
 import io
 import os
 import re
@@ -251,10 +250,14 @@ PAYLOADS = (
 )
 
 
-def _raw_request(app: Starlette, method: str, raw_path: str, headers: dict[str, str]) -> Any:
+def _raw_request(
+    portal: Any, app: Starlette, method: str, raw_path: str, headers: dict[str, str]
+) -> Any:
     """Send ``raw_path`` to the app as a server would (no client-side normalising of ``..``).
 
-    Like uvicorn: ``raw_path`` is the bytes as sent, ``path`` their percent-decoding.
+    Like uvicorn: ``raw_path`` is the bytes as sent, ``path`` their percent-decoding. Runs on
+    the TestClient's event loop thread (``portal``): this thread may have a loop running
+    already (Playwright's, when browser tests ran before in this process).
     """
 
     async def call() -> tuple[int, bytes]:
@@ -298,7 +301,7 @@ def _raw_request(app: Starlette, method: str, raw_path: str, headers: dict[str, 
             return 500, repr(exc)[:200].encode()
         return status, b"".join(chunks)
 
-    return asyncio.run(call())
+    return portal.call(call)
 
 
 def test_path_traversal_corpus_answers_4xx_and_reads_nothing_outside(
@@ -314,24 +317,32 @@ def test_path_traversal_corpus_answers_4xx_and_reads_nothing_outside(
     ]  # every route with a name/id parameter
     assert len(targets) >= 15
     wrong: list[str] = []
-    for method, template in targets:
-        for param in re.findall(r"\{(\w+)(?::\w+)?\}", template):
-            for payload in payloads:
-                other = _concrete(template, team.project)
-                # Put the payload in this parameter only; the others name real records.
-                raw = re.sub(
-                    r"\{(\w+)(?::\w+)?\}",
-                    lambda m, p=param, pl=payload: (
-                        pl if m.group(1) == p else "{" + m.group(1) + "}"
-                    ),
-                    template,
-                )
-                raw = _fill_others(raw, other, template)
-                raw = raw.replace(" ", "%20")
-                status, body = _raw_request(team.app, method, raw, _headers(team, "admin"))
-                if not 400 <= status < 500 or marker.encode() in body or b"root:x:0" in body:
-                    wrong.append(f"{method} {raw[:120]} -> {status}")
+    with TestClient(team.app, base_url=BASE) as client:
+        assert client.portal is not None
+        for method, template in targets:
+            wrong += _corpus(client.portal, team, method, template, payloads, marker)
     assert not wrong, "\n".join(wrong)
+
+
+def _corpus(
+    portal: Any, team: Team, method: str, template: str, payloads: tuple[str, ...], marker: str
+) -> list[str]:
+    wrong: list[str] = []
+    other = _concrete(template, team.project)
+    for param in re.findall(r"\{(\w+)(?::\w+)?\}", template):
+        for payload in payloads:
+            # Put the payload in this parameter only; the others name real records.
+            raw = re.sub(
+                r"\{(\w+)(?::\w+)?\}",
+                lambda m, p=param, pl=payload: pl if m.group(1) == p else "{" + m.group(1) + "}",
+                template,
+            )
+            raw = _fill_others(raw, other, template)
+            raw = raw.replace(" ", "%20")
+            status, body = _raw_request(portal, team.app, method, raw, _headers(team, "admin"))
+            if not 400 <= status < 500 or marker.encode() in body or b"root:x:0" in body:
+                wrong.append(f"{method} {raw[:120]} -> {status}")
+    return wrong
 
 
 def _fill_others(raw: str, concrete: str, template: str) -> str:

@@ -97,8 +97,9 @@ POLICY: dict[tuple[str, str], Role] = {
     # monitor
     ("GET", "/ui/monitor"): _V,
     ("GET", "/api/v1/monitor"): _V,
-    # the "no page yet" page of a stage without a router
+    # tune
     ("GET", "/ui/tune"): _V,
+    ("GET", "/api/v1/tune"): _V,
 }
 
 

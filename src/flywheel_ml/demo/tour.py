@@ -18,6 +18,7 @@ from flywheel_ml.demo.label_step import label_step
 from flywheel_ml.demo.monitor_step import monitor_step
 from flywheel_ml.demo.release_step import registry_step, serve_step
 from flywheel_ml.demo.track_step import track_step
+from flywheel_ml.demo.tune_step import tune_step
 from flywheel_ml.errors import ConflictError
 from flywheel_ml.workspace import Workspace, init_workspace
 
@@ -47,11 +48,17 @@ def run_demo(directory: Path, *, say: Callable[[str], None] = print) -> DemoResu
     with init_workspace(directory, name=DEMO_NAME) as ws:
         (directory / DEMO_MARKER).write_text("made by `flywheel demo`; safe to delete\n")
         look_at = [*_plan_step(ws, say), *data_step(ws, say), *track_step(ws, say)]
+        look_at += tune_step(ws, say)
         # label runs once the champion exists: its uncertainty queue is ranked by that model.
         look_at += [*registry_step(ws, say), *label_step(ws, say), *analyze_step(ws, say)]
         look_at += serve_step(ws, say)
         look_at += monitor_step(ws, say)
         look_at += experience_step(ws, say)
+        here = f"flywheel -C {directory}"
+        look_at += [
+            ("readiness (ML Test Score)", f"{here} readiness digits-clf@champion"),
+            ("everything in a browser", f"{here} ui   (then open http://127.0.0.1:8080)"),
+        ]
         statuses = ws.status()
         done = sum(1 for s in statuses if s.done)
         say(f"Lifecycle status: {done} of {len(statuses)} stages have all their evidence.")

@@ -595,7 +595,16 @@ class LabelStage:
         frame: pd.DataFrame = self._data.load(latest.digest, purpose=purpose)
         id_col = str(latest.facts.get("id_column"))
         label_col = dataset_info.label
-        frame = self._add_queued_rows(frame, dataset, id_col)
+        # Only queued items that got a label become rows: an open or skipped task would add a
+        # row without one.
+        labelled = {
+            item
+            for item, value, confidence in zip(
+                result.items, result.labels, result.confidence, strict=True
+            )
+            if value is not None and confidence >= min_confidence
+        }
+        frame = self._add_queued_rows(frame, dataset, id_col, labelled=labelled)
         ids = frame[id_col].astype(str)
         position = pd.Series(np.arange(len(ids)), index=ids.to_numpy())
         missing = frame[label_col].isna().to_numpy()
@@ -643,7 +652,9 @@ class LabelStage:
         )
         return version
 
-    def _add_queued_rows(self, frame: pd.DataFrame, dataset: str, id_col: str) -> pd.DataFrame:
+    def _add_queued_rows(
+        self, frame: pd.DataFrame, dataset: str, id_col: str, *, labelled: set[str]
+    ) -> pd.DataFrame:
         import pandas as pd
 
         have = set(frame[id_col].astype(str))
@@ -652,7 +663,7 @@ class LabelStage:
             if queue.dataset != dataset:
                 continue
             for task in self._store.list_tasks(queue.name):
-                if task.data is not None and task.item not in have:
+                if task.data is not None and task.item not in have and task.item in labelled:
                     rows[task.item] = {**task.data, id_col: task.item}
         if not rows:
             return frame

@@ -61,7 +61,7 @@ if TYPE_CHECKING:
     from flywheel_ml.workspace import Workspace
 
 STAGE_ROUTERS: tuple[str, ...] = (
-    "plan", "data", "label", "track", "analyze", "registry", "serve", "monitor",
+    "plan", "data", "label", "track", "tune", "analyze", "registry", "serve", "monitor",
 )  # fmt: skip
 """Stage router modules under ``flywheel_ml.server.routes``, in lifecycle order of the nav."""
 

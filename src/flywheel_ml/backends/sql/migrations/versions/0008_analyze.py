@@ -1,4 +1,9 @@
-"""analyze: tables of the analyze stage (filled by that stage)."""
+"""analyze: no tables.
+
+The analyze stage computes from recorded facts and keeps its decisions (feature removals) as
+activity-log events, so it needs no schema of its own. The revision is kept so that the chain
+stays one revision per stage in lifecycle order.
+"""
 
 from __future__ import annotations
 
