@@ -209,9 +209,15 @@ def ui_server() -> Iterator[Callable[..., str]]:
         thread.join(timeout=30)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ui_browser() -> Iterator[Any]:
-    """Headless Chromium (Debian's) driven by Playwright; skipped when Chromium is missing."""
+    """Headless Chromium (Debian's) driven by Playwright; skipped when Chromium is missing.
+
+    Module-scoped on purpose: Playwright's sync API keeps an event loop running in the thread
+    until it stops, which breaks any later test in the same worker that starts a loop of its
+    own (``asyncio.run``, another ``sync_playwright``). Stopping it after each module keeps the
+    test files independent of the order xdist runs them in.
+    """
     if not Path(CHROMIUM).exists():
         if os.environ.get("CI"):
             pytest.fail(f"Chromium is missing at {CHROMIUM} (CI installs the chromium package)")
