@@ -257,7 +257,7 @@ def table(result: dict[str, Any]) -> str:
         "creating 10,000 MLflow runs takes about 5 minutes here (30 s per 1,000, see "
         "track_vs_peers.md), more than the budget of one benchmark run.",
         f"Machine: {result['machine']}, {result['cpus']} cores, load average at start "
-        f"{result['load_start']:.1f}; other helpers' work shared the cores.",
+        f"{result['load_start']:.1f} (2 means both cores were already busy).",
         "",
     ]
     return "\n".join(lines)

@@ -38,44 +38,11 @@ def version_json(version: ModelVersion, aliases: dict[str, int]) -> dict[str, An
 
 
 def evaluation_json(evaluation: Evaluation) -> dict[str, Any]:
-    """An evaluation with its verdict per constraint and per gate."""
-    return {
-        "id": evaluation.id,
-        "ref": evaluation.ref,
-        "dataset": evaluation.dataset,
-        "purpose": evaluation.purpose,
-        "rows": evaluation.rows,
-        "objective": evaluation.objective,
-        "objective_value": evaluation.objective_value,
-        "passed": evaluation.passed,
-        "failed": list(evaluation.failed),
-        "metrics": dict(evaluation.metrics),
-        "constraints": [
-            {
-                "constraint": c.constraint,
-                "metric": c.metric,
-                "measured": c.measured,
-                "passed": c.passed,
-            }
-            for c in evaluation.constraints
-        ],
-        "gates": [
-            {
-                "gate": g.gate,
-                "name": g.name,
-                "passed": g.passed,
-                "detail": g.detail,
-                "score": g.score,
-                "threshold": g.threshold,
-            }
-            for g in evaluation.gates
-        ],
-        "slices": {k: dict(v) for k, v in evaluation.slices.items()},
-        "test_sets": {k: dict(v) for k, v in evaluation.test_sets.items()},
-        "confidence": evaluation.confidence,
-        "actor": evaluation.actor,
-        "at": evaluation.at,
-    }
+    """An evaluation with its verdict per constraint and per gate (``at`` kept a datetime for
+    the templates)."""
+    from flywheel_ml.registry.records import evaluation_to_json
+
+    return {**evaluation_to_json(evaluation), "at": evaluation.at}
 
 
 def move_json(move: AliasMove) -> dict[str, Any]:
