@@ -22,6 +22,7 @@ Three parts, one run:
 Usage::
 
     .venv/bin/python benchmarks/label_vs_peers.py [--repeats 3] [--sizes 10000,100000,1000000]
+        [--seed 0]
 
 Writes ``benchmarks/results/label_vs_peers.json`` and ``.md``.
 """
@@ -121,7 +122,9 @@ def quality(mask: Any, truth: Any) -> dict[str, Any]:
     }
 
 
-def label_errors(sizes: list[int], noises: list[float], repeats: int) -> list[dict[str, Any]]:
+def label_errors(
+    sizes: list[int], noises: list[float], repeats: int, *, seed: int = 0
+) -> list[dict[str, Any]]:
     from flywheel_ml.label.suspects import find_suspects
 
     rows = []
@@ -129,9 +132,9 @@ def label_errors(sizes: list[int], noises: list[float], repeats: int) -> list[di
     for noise in noises:
         for n in sizes:
             oof = n <= 100_000
-            X, y, labels, truth = make_data(n, k, noise, 0)
+            X, y, labels, truth = make_data(n, k, noise, seed)
             t0 = time.perf_counter()
-            probs = np.asarray(probabilities(X, y, labels, k, oof=oof, seed=0), dtype=np.float64)
+            probs = np.asarray(probabilities(X, y, labels, k, oof=oof, seed=seed), dtype=np.float64)
             prob_s = time.perf_counter() - t0
             # Repeats alternate peer and Flywheel, so changing background load hits both.
             peer_times: list[float] = []
@@ -275,7 +278,8 @@ def render(report: dict[str, Any]) -> str:
         "",
         f"Run {report['started']} on a {report['cpus']}-core machine "
         f"{'that was **shared with other helpers** (load average ' + report['load'] + ')'}: "
-        "compare ratios within one row. Same labels and probabilities for both tools.",
+        "compare ratios within one row. Same labels and probabilities for both tools "
+        f"(label-error data seed {report.get('seed', 0)}).",
         "",
         "## Label errors (flagged set vs the injected wrong labels)",
         "",
@@ -395,6 +399,7 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--noises", default="0.1,0.2")
     parser.add_argument("--agreement-items", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=0, help="Seed of the label-error data.")
     args = parser.parse_args()
     if not CLEANLAB.exists():
         sys.exit(f"cleanlab venv missing: {CLEANLAB} (see the module docstring)")
@@ -411,7 +416,9 @@ def main() -> None:
         [int(s) for s in args.sizes.split(",")],
         [float(x) for x in args.noises.split(",")],
         args.repeats,
+        seed=args.seed,
     )
+    report["seed"] = args.seed
     report["wall_s"] = time.time() - started
     report["load"] += " -> {:.1f}/{:.1f}/{:.1f}".format(*os.getloadavg())
     report["goals"] = goals(report)

@@ -556,7 +556,9 @@ def markdown(result: dict[str, Any]) -> str:
         "`flywheel` asks for predictions only (like the peers); `flywheel+proba` also returns "
         "class probabilities (the default); `flywheel-sklearn` calls the estimator's own "
         "`predict` instead of the verified numpy kernel saved at registration "
-        "(registry/kernels.py). Goals use `flywheel`.",
+        "(registry/kernels.py). Every Flywheel variant also writes each answered row (inputs, "
+        "answer, version, latency) to its Parquet prediction log, as `flywheel serve start` "
+        "does; the peers log nothing. Goals use `flywheel`.",
         "",
         head,
         "|" + "---|" * (1 + len(servers) + len(peers)),

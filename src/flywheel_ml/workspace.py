@@ -174,6 +174,7 @@ class Workspace:
         return TuneStage(
             SqlTuneStore(self.database), track=self.track, data=self.data, page=self.plan.get,
             worker_opener=lambda: functools.partial(open_tune_worker, root, url),
+            labels=lambda: self.label,
         )  # fmt: skip
 
     @cached_property
@@ -269,8 +270,13 @@ class Workspace:
         """The nine lifecycle stages with the evidence found for each deliverable."""
         return collect_status(self._evidence_sources())
 
-    def readiness(self, ref: str) -> ReadinessReport:
+    def readiness(
+        self, ref: str, *, status: tuple[StageStatus, ...] | None = None
+    ) -> ReadinessReport:
         """The ML Test Score of model version ``ref``: 28 tests judged from recorded facts.
+
+        Args:
+            status: :meth:`status` when the caller already has it (saves computing it again).
 
         Raises:
             NotFoundError: no such model version.
@@ -284,9 +290,19 @@ class Workspace:
             track=self.track,
             registry=self.registry,
             serve=self.serve,
-            status=self.status(),
+            status=self.status() if status is None else status,
         )
         return judge(facts)
+
+    def champion_readiness(
+        self, *, status: tuple[StageStatus, ...] | None = None
+    ) -> ReadinessReport | None:
+        """The ML Test Score of the champion (of the first model, by name, that has one), or
+        None when no model has a ``champion`` alias."""
+        from flywheel_ml.reports.readiness import champion_ref
+
+        ref = champion_ref(self.registry)
+        return None if ref is None else self.readiness(ref, status=status)
 
     def verify(self, *, progress: Callable[[int], None] | None = None) -> VerifyReport:
         """Re-hash every stored object and report those whose bytes do not match their digest.

@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
+from flywheel_ml.backends import hashing_copy
 from flywheel_ml.backends.blobs import FsspecObjectStore, LocalObjectStore, open_object_store
-from flywheel_ml.core.digests import Digest, digest_bytes
+from flywheel_ml.core.digests import Digest, digest_bytes, digest_file
 from flywheel_ml.errors import IntegrityError, InvalidInputError, NotFoundError, StorageFullError
 from flywheel_ml.workspace import Workspace
 
@@ -149,10 +150,42 @@ def test_disk_full_on_put_file_removes_the_temp_file(
     store = LocalObjectStore(tmp_path / "objects")
     source = tmp_path / "data.bin"
     source.write_bytes(b"z" * 100_000)
-    monkeypatch.setattr(os, "copy_file_range", _enospc)
+    monkeypatch.setattr(os, "pwrite", _enospc)
     with pytest.raises(StorageFullError):
         store.put_file(source)
     assert _files(tmp_path / "objects") == []
+
+
+@pytest.mark.parametrize("size", [0, 1, 4095, 4097, 3 * 16384 + 5])
+@pytest.mark.parametrize("direct", [True, False])
+def test_copy_and_hash_stores_exactly_the_hashed_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, size: int, direct: bool
+) -> None:
+    # Small chunks, so a few KiB cross several chunks and end in a partial block.
+    monkeypatch.setattr(hashing_copy, "_CHUNK", 16384)
+    source = tmp_path / "src.bin"
+    source.write_bytes(os.urandom(size))
+    dest = tmp_path / "dest.bin"
+    if direct:
+        fd = hashing_copy.open_for_copy(dest)
+    else:
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        digest = hashing_copy.copy_and_hash(source, fd)
+    finally:
+        os.close(fd)
+    assert dest.read_bytes() == source.read_bytes()
+    assert digest == digest_file(source) == digest_bytes(source.read_bytes())
+
+
+def test_put_file_of_a_known_object_leaves_one_copy(tmp_path: Path) -> None:
+    store = LocalObjectStore(tmp_path / "objects")
+    source = tmp_path / "big.bin"
+    source.write_bytes(os.urandom(3 << 20))
+    first = store.put_file(source)
+    assert store.put_file(source) == first
+    assert store.get_bytes(first) == source.read_bytes() and store.check(first)
+    assert len(_files(tmp_path / "objects")) == 1
 
 
 TMPFS_WRITER = r"""

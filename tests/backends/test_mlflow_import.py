@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from flywheel_ml.backends.mlflow_import import MlflowSource, import_mlflow
+from flywheel_ml.backends.mlflow_import import import_mlflow
+from flywheel_ml.backends.mlflow_sql_source import MlflowSqlSource
 from flywheel_ml.backends.sql.track_store import SqlTrackStore
 from flywheel_ml.errors import InvalidInputError, UnsafeModelError
 
@@ -19,7 +20,7 @@ ROOTS = {"/srv/mlflow": str(FIXTURE)}
 
 
 def _import(ws: Any, **options: Any) -> Any:
-    source = MlflowSource(URI, artifact_roots=ROOTS)
+    source = MlflowSqlSource(URI, artifact_roots=ROOTS)
     try:
         return import_mlflow(
             source,
@@ -119,9 +120,9 @@ def test_not_an_mlflow_database_is_refused(tmp_path: Path) -> None:
     other = tmp_path / "other.db"
     sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
     with pytest.raises(InvalidInputError, match="not an MLflow tracking database"):
-        MlflowSource(f"sqlite:///{other}")
+        MlflowSqlSource(f"sqlite:///{other}")
     with pytest.raises(InvalidInputError, match="no MLflow database"):
-        MlflowSource(f"sqlite:///{tmp_path / 'missing.db'}")
+        MlflowSqlSource(f"sqlite:///{tmp_path / 'missing.db'}")
 
 
 def test_cli_import_with_json_and_bad_artifact_root(tmp_path: Path, cli: Any) -> None:
@@ -181,7 +182,7 @@ def test_store_of_100_runs_by_1000_points_comes_across_exactly(
         )
     db.commit()
     db.close()
-    source = MlflowSource(f"sqlite:///{db_path}", artifact_roots=ROOTS)
+    source = MlflowSqlSource(f"sqlite:///{db_path}", artifact_roots=ROOTS)
     try:
         report = import_mlflow(
             source, track=workspace.track, store=SqlTrackStore(workspace.database),

@@ -263,3 +263,26 @@ def test_status_shows_track_evidence(workspace: Any) -> None:
         pass
     (after,) = ws.track.deliverables()
     assert after.done and "1 run(s)" in after.evidence
+
+
+def test_two_writers_that_each_see_a_series_first_merge_its_aggregates(workspace: Any) -> None:
+    # Each store caches the series ids it created; a store that meets a series another one
+    # created meanwhile merges into it (insert-or-merge) instead of failing or overwriting.
+    from flywheel_ml.backends.sql.track_store import SqlTrackStore
+
+    ws = _ws(workspace)
+    with _start(ws, "shared") as run:
+        pass
+    first, second = SqlTrackStore(ws.database), SqlTrackStore(ws.database)
+    first.append_points({(run.id, "loss"): ([0, 1], [0.5, 0.4], [1.0, 2.0])})
+    second.append_points({(run.id, "loss"): ([2, 3], [0.9, 0.1], [3.0, 4.0])})
+    first.append_points({(run.id, "loss"): ([4], [0.3], [5.0])})
+    many = 200  # the packing path for long series
+    second.append_points(
+        {(run.id, "acc"): (list(range(many)), [i / many for i in range(many)], [1.0] * many)}
+    )
+    got = ws.track.get_run(run.id).summaries
+    assert (got["loss"].count, got["loss"].min, got["loss"].max) == (5, 0.1, 0.9)
+    assert (got["loss"].last, got["loss"].step) == (0.3, 4)
+    assert ws.track.metric_series(run.id, "loss").values.tolist() == [0.5, 0.4, 0.9, 0.1, 0.3]
+    assert (got["acc"].count, got["acc"].last, got["acc"].step) == (many, 199 / many, 199)

@@ -41,6 +41,12 @@ def test_finds_injected_errors_and_estimates_their_number() -> None:
     assert abs(found.estimated_errors - len(wrong)) < 0.3 * len(wrong)
     assert np.all(np.diff(found.scores) >= 0)  # most likely wrong first
     assert (found.suggested != noisy[found.indices]).all()
+    # Only items the model does not rank first under their label are listed.
+    rows = found.indices
+    assert (probs[rows, found.suggested] > probs[rows, noisy[rows]]).all()
+    for by in ("self_confidence", "normalized_margin"):
+        other = find_suspects(noisy, probs, by=by)  # type: ignore[arg-type]
+        assert other.estimated_errors == found.estimated_errors
 
 
 def test_rankings() -> None:
@@ -48,6 +54,20 @@ def test_rankings() -> None:
     labels = np.array([0, 0])
     assert rank_scores(labels, probs, by="self_confidence").tolist() == pytest.approx([0.7, 0.2])
     assert rank_scores(labels, probs, by="normalized_margin").tolist() == pytest.approx([0.4, -0.6])
+    assert rank_scores(labels, probs, by="log_ratio").tolist() == pytest.approx(
+        [np.log(0.7 / 0.3), np.log(0.2 / 0.8)]
+    )
+
+
+def test_log_ratio_ranks_by_odds_not_by_absolute_margin() -> None:
+    # Item 0: a model that spreads its mass, three times as sure of class 1 as of the given
+    # class 0. Item 1: a peaked model, 1.5 times as sure of class 1. The odds say item 0 is the
+    # likelier error; the margin (0.1 vs 0.2) says item 1.
+    probs = np.array([[0.05, 0.15] + [0.1] * 8, [0.4, 0.6] + [0.0] * 8])
+    labels = np.array([0, 0])
+    odds = rank_scores(labels, probs, by="log_ratio")
+    margin = rank_scores(labels, probs, by="normalized_margin")
+    assert odds[0] < odds[1] and margin[1] < margin[0]
 
 
 def test_clean_labels_give_no_suspects() -> None:

@@ -87,3 +87,53 @@ def test_gateway_process_never_imports_sklearn_for_a_kernel_version(project: Pro
     result: dict[str, Any] = json.loads(out.stdout)
     assert result["sklearn"] is False
     assert 0 <= result["label"] <= 9
+
+
+def test_a_dataframe_fitted_version_gets_a_kernel_and_the_gateway_answers_like_sklearn(
+    project: Project,
+) -> None:
+    import warnings
+
+    from sklearn.linear_model import LogisticRegression
+
+    from tests.serve.conftest import Client, running_gateway
+
+    ws = project.ws
+    train = ws.data.load("digits@latest", split="train")
+    features = [f"px{i}" for i in range(64)]
+    with ws.track.start_run(name="retrained", datasets=["digits"]) as run:
+        run.log_model(LogisticRegression(max_iter=500).fit(train[features], train["label"]))
+        run_id = str(run.id)
+    version = ws.registry.register(run_id, name="digits-df")
+    assert version.feature_names == tuple(features)
+    assert version.kernel_digest is not None
+    predictor = RegistryModelResolver(ws.registry).resolve(version.ref)
+    assert isinstance(predictor, KernelPredictor)
+    model = ws.registry.load_model(version.ref)
+    frame = digits_frame(200)[features]
+    ws.serve.deploy(version.ref)
+    with running_gateway(ws) as gw, warnings.catch_warnings():
+        warnings.simplefilter("error")  # sklearn warns when given rows without their names
+        client = Client(gw.port)
+        status, by_rows = client.predict({"rows": frame.to_numpy().tolist()}, model="digits-df")
+        shuffled = frame[features[::-1]].to_dict(orient="records")
+        status2, by_name = client.predict({"records": shuffled}, model="digits-df")
+        client.close()
+    assert status == status2 == 200
+    assert by_rows["model_version"] == "digits-df@v1"
+    assert by_rows["predictions"] == by_name["predictions"] == model.predict(frame).tolist()
+    np.testing.assert_allclose(by_rows["probabilities"], model.predict_proba(frame), rtol=1e-9)
+
+
+def test_a_dataframe_fitted_estimator_keeps_its_own_column_order() -> None:
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(5)
+    frame = pd.DataFrame(rng.normal(size=(200, 3)), columns=["b", "a", "c"])
+    model = LogisticRegression().fit(frame, (frame["b"] - frame["c"] > 0).astype(int))
+    compiled = EstimatorPredictor(model, version_ref="m@v1")
+    assert compiled.kernel is not None and tuple(compiled.feature_names) == ("b", "a", "c")
+    np.testing.assert_array_equal(compiled.predict(frame.to_numpy()), model.predict(frame))
+    reordered = EstimatorPredictor(model, version_ref="m@v1", feature_names=["a", "b", "c"])
+    assert reordered.kernel is None  # names not in the fitted order: sklearn checks them

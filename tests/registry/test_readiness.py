@@ -89,3 +89,46 @@ def test_cli_readiness_json(project: Project, cli: Any) -> None:
     assert data["score"] == min(data["sections"].values())
     missing = cli("readiness", "nope@v1", cwd=ws.root)
     assert missing.returncode == 2 and missing.stderr.count("\n") == 1
+
+
+def test_status_shows_the_champions_score(project: Project, cli: Any) -> None:
+    ws = project.ws
+    plain = cli("status", cwd=ws.root)
+    assert plain.returncode == 0, plain.stderr
+    assert "Readiness (ML Test Score): no champion yet" in plain.stdout
+    version = ws.registry.register(project.good_run, name="digits-clf")
+    assert ws.registry.evaluate(version.ref).passed
+    ws.registry.set_alias("digits-clf", "champion", version.version)
+    report = ws.readiness(version.ref)
+    done = cli("status", cwd=ws.root)  # the champion is a write: the cached status is stale
+    assert done.returncode == 0, done.stderr
+    line = " ".join(done.stdout.split())
+    assert (
+        f"Readiness (ML Test Score) of digits-clf@v1: {report.score:g} of 7; "
+        f"{report.measurable} of 28 tests measurable, {report.passed} passed"
+    ) in line
+    assert "flywheel readiness digits-clf@v1" in line
+    data = json.loads(cli("--json", "status", cwd=ws.root).stdout)
+    assert data["readiness"] == report.summary()
+    assert 0 < report.measurable < 28
+
+
+def test_the_model_card_carries_the_readiness_table(project: Project, cli: Any) -> None:
+    ws = project.ws
+    version = ws.registry.register(project.good_run, name="digits-clf")
+    ws.registry.evaluate(version.ref)
+    done = cli("--json", "registry", "card", version.ref, cwd=ws.root)
+    assert done.returncode == 0, done.stderr
+    card = (ws.root / "docs" / "model-digits-clf-v1.md").read_text()
+    section = card.split("## Production readiness (ML Test Score)", 1)[1].split("\n## ", 1)[0]
+    report = ws.readiness(version.ref)
+    assert f"**Score {report.score:g} of 7**" in section
+    assert f"{report.measurable} of 28 tests measurable" in section
+    rows = [line for line in section.splitlines() if line.startswith("| ") and ": " in line]
+    assert len(rows) == 28
+    validated = next(r for r in rows if "Model quality is validated before serving" in r)
+    assert "| passed | 1 |" in validated and "passed every constraint" in validated
+    rollback = next(r for r in rows if "Serving models can be rolled back" in r)
+    assert "not measurable yet" in rollback and "`flywheel serve rollback digits-clf`" in rollback
+    html = (ws.root / "docs" / "model-digits-clf-v1.html").read_text()
+    assert "Production readiness (ML Test Score)" in html

@@ -97,3 +97,67 @@ def test_since_and_model_filter(tmp_path: Path) -> None:
     assert recent["request_id"].unique().tolist() == ["req1"]
     assert read_predictions(tmp_path, model="other").empty
     assert read_predictions(tmp_path / "missing").empty
+
+
+def test_parts_are_parquet_files_of_the_log_schema(tmp_path: Path) -> None:
+    import base64
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from flywheel_ml.serve.predlog import _ARROW_SCHEMA, _schema
+
+    declared = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(_ARROW_SCHEMA)))
+    assert declared.equals(_schema())
+    log = PredictionLog(tmp_path, flush_interval_s=0.01)
+    for i in range(20):  # more row groups than the short list header holds
+        log.append(_entry(i, rows=1 + i % 3, shadow_version="m@v2" if i % 4 else None))
+        deadline = time.monotonic() + 10
+        while log.buffered_rows and time.monotonic() < deadline:
+            time.sleep(0.002)
+    log.close()
+    (part,) = sorted(tmp_path.glob("part-*.parquet"))
+    table = pq.read_table(part)
+    table.validate(full=True)
+    assert table.schema.equals(_schema())
+    assert table.num_rows == sum(1 + i % 3 for i in range(20))
+    frame = read_predictions(tmp_path)
+    assert frame["key"].isna().sum() == sum(1 + i % 3 for i in range(20) if i % 2)
+    assert frame["shadow_version"].isna().sum() == sum(1 + i % 3 for i in range(0, 20, 4))
+    last = frame.iloc[-1]
+    assert list(last["features"]) == [22.0, 23.0, 24.0]  # entry 19 has 2 rows
+    assert last["prediction"] == "20"
+
+
+def test_text_cells_of_any_length_and_script() -> None:
+    from flywheel_ml.serve.logparts import plain_texts
+
+    for texts in (["a", "bb", "", "ccc"], ["été", "x", "日本"], ["7"] * 5, []):
+        expected = b"".join(len(t.encode()).to_bytes(4, "little") + t.encode() for t in texts)
+        assert plain_texts(np.array(texts, dtype=str)) == expected
+
+
+def test_a_gateway_logs_without_importing_pyarrow_or_pandas(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        "import json, sys, time\n"
+        "import numpy as np\n"
+        "from pathlib import Path\n"
+        "import flywheel_ml.server.gateway\n"
+        "from flywheel_ml.serve.predlog import LogEntry, PredictionLog\n"
+        "log = PredictionLog(Path(sys.argv[1]), flush_interval_s=0.01)\n"
+        "log.append(LogEntry(at=time.time(), request_id='r', model='m', version='m@v1',\n"
+        "    key=None, latency_ms=1.0, inputs=np.zeros((3, 2)), predictions=np.arange(3)))\n"
+        "log.close()\n"
+        "heavy = sorted({m.split('.')[0] for m in sys.modules} & {'pyarrow', 'pandas'})\n"
+        "print(json.dumps(heavy))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout) == []
+    frame = read_predictions(tmp_path)
+    assert frame["prediction"].tolist() == ["0", "1", "2"]

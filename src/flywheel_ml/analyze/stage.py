@@ -72,8 +72,21 @@ class AnalyzeStage:
         """The model's predictions on split ``on`` (see :func:`~.scoring.score`)."""
         return score(self.model(ref), self._data, on=on, dataset=dataset, purpose=purpose)
 
-    def _filters(self, scored: Scored) -> list[tuple[str, str]]:
-        return [(s.name, s.where) for s in self._data.list_slices(scored.dataset.dataset)]
+    def _scored_slices(
+        self,
+        ref: str,
+        *,
+        on: str,
+        dataset: str | None,
+        purpose: str | None,
+        min_rows: int,
+        level: float = 0.95,
+    ) -> tuple[Scored, list[SliceResult]]:
+        """Model ``ref`` scored on split ``on`` of ``dataset`` (default: the version it trained
+        on), and its accuracy on every saved slice of that dataset and every class."""
+        scored = self.score(ref, on=on, dataset=dataset, purpose=purpose)
+        filters = [(s.name, s.where) for s in self._data.list_slices(scored.dataset.dataset)]
+        return scored, slice_results(scored, filters, min_rows=min_rows, level=level)
 
     def errors(
         self,
@@ -93,8 +106,9 @@ class AnalyzeStage:
             SealedTestError: ``on="test"`` without a ``purpose``.
             InvalidInputError: no labelled rows, a dataset without labels, missing columns.
         """
-        scored = self.score(ref, on=on, dataset=dataset, purpose=purpose)
-        slices = slice_results(scored, self._filters(scored), min_rows=min_rows)
+        scored, slices = self._scored_slices(
+            ref, on=on, dataset=dataset, purpose=purpose, min_rows=min_rows
+        )
         found = analyze_errors(scored, slices=slices, mistakes=mistakes)
         if record:
             self._record("errors.analyzed", found.model, {
@@ -123,8 +137,9 @@ class AnalyzeStage:
         if not 0.0 < level < 1.0:
             raise InvalidInputError(f"confidence level {level} must be between 0 and 1",
                                     hint="e.g. --level 0.95")  # fmt: skip
-        scored = self.score(ref, on=on, dataset=dataset, purpose=purpose)
-        found = slice_results(scored, self._filters(scored), min_rows=min_rows, level=level)
+        scored, found = self._scored_slices(
+            ref, on=on, dataset=dataset, purpose=purpose, min_rows=min_rows, level=level
+        )
         overall = float(scored.correct.mean())
         extra, sealed = self._test_sets(scored.model, purpose, overall, min_rows, level)
         report = SliceReport(
@@ -214,19 +229,14 @@ class AnalyzeStage:
 
         Both are scored on ``dataset`` (by default the version ``after`` trained on).
         """
-        new = self.model(after)
-        ref = dataset or new.dataset
-        scored_after = score(new, self._data, on=on, dataset=ref, purpose=purpose)
-        scored_before = score(
-            self.model(before), self._data, on=on, dataset=scored_after.dataset.ref,
-            purpose=purpose,
-        )  # fmt: skip
-        filters = self._filters(scored_after)
+        scored_after, slices_after = self._scored_slices(
+            after, on=on, dataset=dataset, purpose=purpose, min_rows=min_rows
+        )
+        scored_before, slices_before = self._scored_slices(
+            before, on=on, dataset=scored_after.dataset.ref, purpose=purpose, min_rows=min_rows
+        )
         found = compare_models(
-            scored_before,
-            scored_after,
-            slices_before=slice_results(scored_before, filters, min_rows=min_rows),
-            slices_after=slice_results(scored_after, filters, min_rows=min_rows),
+            scored_before, scored_after, slices_before=slices_before, slices_after=slices_after
         )
         self._record("models.compared", f"{found.before} -> {found.after}", {
             "dataset": found.dataset, "split": on, "fixed": len(found.fixed),

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from flywheel_ml.backends.hashing_copy import copy_and_hash, open_for_copy
 from flywheel_ml.core.digests import Digest, digest_bytes, digest_file, hex_of, parse_digest
 from flywheel_ml.core.ids import new_id
 from flywheel_ml.errors import (
@@ -78,12 +79,17 @@ class LocalObjectStore:
         return digest
 
     def put_file(self, path: str | os.PathLike[str], *, link: bool = False) -> Digest:
-        """Store a file's bytes (hashed once); ``link=True`` hardlinks when on the same device."""
-        digest = digest_file(path)
-        target = self.path_of(digest)
-        if target.is_file():
-            return digest
+        """Store a file's bytes; ``link=True`` hardlinks when on the same device.
+
+        A copy is read once: hashed and written in the same pass (see
+        :mod:`~flywheel_ml.backends.hashing_copy`), so the digest names exactly the bytes
+        stored even if the file changes meanwhile.
+        """
         if link:
+            digest = digest_file(path)
+            target = self.path_of(digest)
+            if target.is_file():
+                return digest
             try:
                 target.parent.mkdir(exist_ok=True)
                 os.link(path, target)
@@ -93,12 +99,26 @@ class LocalObjectStore:
                 return digest
             except OSError:
                 pass  # another device or a filesystem without hardlinks: copy instead
-
-        def copy(handle: BinaryIO) -> None:
-            with open(path, "rb") as source:
-                _copy_fd(source.fileno(), handle.fileno())
-
-        self._install(target, copy)
+        tmp = self._tmp / new_id()
+        try:
+            fd = open_for_copy(tmp)
+            try:
+                digest = copy_and_hash(path, fd)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+            target = self.path_of(digest)
+            if target.is_file():
+                tmp.unlink()
+                return digest
+            tmp.chmod(0o444)
+            target.parent.mkdir(exist_ok=True)
+            os.replace(tmp, target)
+        except BaseException as exc:
+            tmp.unlink(missing_ok=True)
+            if isinstance(exc, OSError):
+                raise_if_full(exc, self.root)
+            raise
         return digest
 
     def get_bytes(self, digest: Digest) -> bytes:
@@ -151,12 +171,7 @@ class LocalObjectStore:
             os.replace(tmp, target)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise StorageFullError(
-                    f"no space left in the object store at {self.root}",
-                    hint="free disk space or point FLYWHEEL_BLOB_URL at a larger store; "
-                    "nothing was recorded",
-                ) from exc
+            raise_if_full(exc, self.root)
             raise
 
 
@@ -287,6 +302,16 @@ def _copy_fd(src: int, dst: int) -> None:
         os.ftruncate(dst, 0)
         with os.fdopen(os.dup(src), "rb") as source, os.fdopen(os.dup(dst), "wb") as dest:
             shutil.copyfileobj(source, dest, 1 << 20)
+
+
+def raise_if_full(exc: OSError, root: Path) -> None:
+    """Raise :class:`StorageFullError` when ``exc`` is a full disk or quota."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        raise StorageFullError(
+            f"no space left in the object store at {root}",
+            hint="free disk space or point FLYWHEEL_BLOB_URL at a larger store; "
+            "nothing was recorded",
+        ) from exc
 
 
 def _missing(digest: Digest) -> NotFoundError:

@@ -11,19 +11,26 @@ Reading a packed object is one ``pread``. Large objects and single puts stay loo
 
 from __future__ import annotations
 
-import errno
 import io
 import os
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
-from flywheel_ml.backends.blobs import FsspecObjectStore, LocalObjectStore, _copy_fd
+from flywheel_ml.backends.blobs import (
+    FsspecObjectStore,
+    LocalObjectStore,
+    _copy_fd,
+    raise_if_full,
+)
 from flywheel_ml.backends.sql.database import Database
 from flywheel_ml.backends.sql.pack_store import Location, SqlPackIndex
 from flywheel_ml.core.digests import Digest, digest_bytes
 from flywheel_ml.core.ids import new_id
-from flywheel_ml.errors import NotFoundError, StorageFullError
+from flywheel_ml.errors import NotFoundError
+
+_EXPORT_THREADS = 3
 
 
 class PackedObjectStore:
@@ -73,12 +80,7 @@ class PackedObjectStore:
             _fsync_dir(self._packs)
         except OSError as exc:
             tmp.unlink(missing_ok=True)
-            if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise StorageFullError(
-                    f"no space left in the object store at {self._root}",
-                    hint="free disk space or point FLYWHEEL_BLOB_URL at a larger store; "
-                    "nothing was recorded",
-                ) from exc
+            raise_if_full(exc, self._root)
             raise
         for digest, blob in entries:
             rows.append((digest, pack_id, offset, len(blob)))
@@ -177,34 +179,56 @@ class PackedObjectStore:
     def export_many(self, targets: Sequence[tuple[Digest, str | os.PathLike[str]]]) -> None:
         """Write each object to a new file at its target (exclusive create, no fsync).
 
+        Creating files dominates (~20 us each on ext4), and creates in different folders do
+        not contend, so contiguous runs of targets (whole folders, as targets come sorted by
+        path) are written by a few threads.
+
         Raises:
-            FileExistsError: a target exists already (files written before it are kept).
+            FileExistsError: a target exists already (the files written are kept).
         """
         located = self._locate(d for d, _ in targets)
-        handles: dict[str, int] = {}
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        packs: dict[str, int] = {}
         try:
-            for digest, target in targets:
-                location = located.get(digest)
-                out = os.open(target, flags, 0o644)
-                try:
-                    if location is None:
-                        with self.base.open(digest) as source:
-                            if isinstance(source, io.BufferedReader):
-                                _copy_fd(source.fileno(), out)
-                            else:
-                                _write_all(out, source.read())
-                        continue
-                    pack, offset, length = location
-                    fd = handles.get(pack)
-                    if fd is None:
-                        fd = handles[pack] = os.open(self._pack_path(pack), os.O_RDONLY)
-                    _write_all(out, os.pread(fd, length, offset))
-                finally:
-                    os.close(out)
+            for pack, _, _ in located.values():
+                if pack not in packs:
+                    packs[pack] = os.open(self._pack_path(pack), os.O_RDONLY)
+            runs = _EXPORT_THREADS if len(targets) >= 256 else 1
+            size = -(-len(targets) // runs)
+            chunks = [targets[i : i + size] for i in range(0, len(targets), size)]
+            if len(chunks) <= 1:
+                for chunk in chunks:
+                    self._export_run(chunk, located, packs)
+                return
+            with ThreadPoolExecutor(len(chunks)) as pool:
+                futures = [pool.submit(self._export_run, c, located, packs) for c in chunks]
+                for future in futures:
+                    future.result()
         finally:
-            for fd in handles.values():
+            for fd in packs.values():
                 os.close(fd)
+
+    def _export_run(
+        self,
+        targets: Sequence[tuple[Digest, str | os.PathLike[str]]],
+        located: dict[str, Location],
+        packs: dict[str, int],
+    ) -> None:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | getattr(os, "O_CLOEXEC", 0)
+        for digest, target in targets:
+            location = located.get(digest)
+            out = os.open(target, flags, 0o644)
+            try:
+                if location is None:
+                    with self.base.open(digest) as source:
+                        if isinstance(source, io.BufferedReader):
+                            _copy_fd(source.fileno(), out)
+                        else:
+                            _write_all(out, source.read())
+                    continue
+                pack, offset, length = location
+                _write_all(out, os.pread(packs[pack], length, offset))
+            finally:
+                os.close(out)
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -31,6 +31,7 @@ _SUBCOMMANDS: dict[str, str] = {
     "track": "group",
     "baseline": "command",
     "train": "command",
+    "ci": "group",
     "tune": "group",
     "analyze": "group",
     "registry": "group",
@@ -41,6 +42,7 @@ _SUBCOMMANDS: dict[str, str] = {
     "import": "group",
     "readiness": "command",
     "server": "group",
+    "export": "group",
 }
 # Sub-commands whose module name differs (``import`` is a Python keyword).
 _MODULES: dict[str, str] = {"import": "imports"}

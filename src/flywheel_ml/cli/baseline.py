@@ -1,4 +1,5 @@
-"""``flywheel baseline DATASET`` (simple baselines) and ``flywheel baseline human --value V``."""
+"""``flywheel baseline DATASET`` (simple baselines) and ``flywheel baseline human --value V`` /
+``--from-labels`` (the human level, given or taken from annotator agreement)."""
 
 from __future__ import annotations
 
@@ -28,23 +29,54 @@ def baseline_command(
     ] = None,
     metric: Annotated[str, typer.Option(help="human: which metric the value is.")] = "accuracy",
     note: Annotated[str, typer.Option(help="human: how it was measured.")] = "",
+    from_labels: Annotated[
+        bool,
+        typer.Option(
+            "--from-labels",
+            help="human: take the annotators' mean accuracy vs consensus from label agreement.",
+        ),
+    ] = False,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            help="human --from-labels: measure agreement on this dataset now "
+            "(default: the newest recorded agreement)."
+        ),
+    ] = None,
 ) -> None:
     """Train the simple baselines (each a run tagged baseline) and show the floor and ceiling;
-    or record the human baseline."""
+    or record the human baseline (--value, or --from-labels)."""
     from flywheel_ml.errors import InvalidInputError
 
+    recorded = None
     with open_ws() as ws:
         if target == "human":
-            if value is None:
+            if (value is None) == (not from_labels):
                 raise InvalidInputError(
-                    "baseline human needs --value", hint="e.g. --value 0.96 --note '2 annotators'"
+                    "baseline human needs exactly one of --value and --from-labels",
+                    hint="e.g. --value 0.96 --note '2 annotators', or --from-labels",
                 )
-            ws.tune.record_human_baseline(value, metric=metric, note=note)
+            if from_labels:
+                if metric != "accuracy":
+                    raise InvalidInputError(
+                        "label agreement measures accuracy", hint="drop --metric"
+                    )
+                recorded = ws.tune.record_human_baseline_from_labels(dataset)
+            else:
+                assert value is not None
+                recorded = ws.tune.record_human_baseline(value, metric=metric, note=note)
         else:
             ws.tune.baselines(target, label=label, text=text)
         runs = ws.tune.baseline_runs()
     board = _board(runs, metric)
-    data = {"metric": metric, "baselines": board}
+    data: dict[str, Any] = {"metric": metric, "baselines": board}
+    if recorded is not None:
+        data["human"] = {
+            "run": recorded.short_id,
+            "value": recorded.metrics.get(f"val_{metric}"),
+            "source": recorded.tags.get("source", "manual"),
+            "note": recorded.tags.get("note", ""),
+        }
 
     def render(out: Console) -> None:
         from rich.table import Table
@@ -56,6 +88,8 @@ def baseline_command(
                 row["run"], row["baseline"], "" if score is None else f"{score:.4f}", row["role"]
             )
         out.print(table)
+        if recorded is not None and data["human"]["note"]:
+            out.print(f"human level: {data['human']['note']}")
         out.print("floor: the best trivial baseline to beat; ceiling: the human level")
 
     emit(data, render)

@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import typer
-
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -64,6 +62,8 @@ def emit(data: Any, render: Callable[[Console], None]) -> None:
 
 def fail(code: int = 1) -> None:
     """End the command with ``code`` (1: a check failed; 2 is reserved for user errors)."""
+    import typer  # here, not at the top: the fast paths of cli.main import this module
+
     raise typer.Exit(code)
 
 

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from flywheel_ml.cli.context import emit, fail, open_ws, progress
+from flywheel_ml.cli.data_quick import version_json
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from flywheel_ml.data.entities import CheckReport, DatasetVersion
+    from flywheel_ml.data.entities import CheckReport
 
 app = typer.Typer(
     help="Versioned datasets, stable splits, the sealed test set, checks and slices.",
@@ -20,22 +21,6 @@ app = typer.Typer(
 )
 slice_app = typer.Typer(help="Named filters evaluated on any version.", no_args_is_help=True)
 app.add_typer(slice_app, name="slice")
-
-
-def version_json(v: DatasetVersion) -> dict[str, Any]:
-    """A version as JSON data (the ``--json`` form)."""
-    return {
-        "ref": v.ref,
-        "dataset": v.dataset,
-        "number": v.number,
-        "digest": v.digest,
-        "parent": v.parent,
-        "items": v.items,
-        "size": v.size,
-        "message": v.message,
-        "author": v.author,
-        "created_at": v.created_at,
-    }
 
 
 @app.command("add")

@@ -36,9 +36,17 @@ def mlflow_command(
         str,
         typer.Option(
             "--tracking-uri",
-            help="MLflow's backend store URL, e.g. sqlite:///mlruns.db or postgresql://...",
+            help="MLflow's tracking URI: an SQL store (sqlite:///mlflow.db, postgresql://...), "
+            "a file store (./mlruns) or a tracking server (http://host:5000).",
         ),
     ],
+    reader: Annotated[
+        str,
+        typer.Option(
+            help="auto: SQLite/PostgreSQL read directly, anything else through MLflow's client; "
+            "sql; or client (needs flywheel-ml[mlflow]).",
+        ),
+    ] = "auto",
     artifact_root: Annotated[
         list[str] | None,
         typer.Option(
@@ -52,11 +60,12 @@ def mlflow_command(
 ) -> None:
     """Import experiments' runs (params, metric histories, tags, artifacts), registered models
     saved with skops, and their aliases. Importing again skips what is already here."""
-    from flywheel_ml.backends.mlflow_import import MlflowSource, import_mlflow
+    from flywheel_ml.backends.mlflow_import import import_mlflow
+    from flywheel_ml.backends.mlflow_sources import open_mlflow_source
     from flywheel_ml.backends.sql.track_store import SqlTrackStore
 
     roots = _roots(artifact_root or [])
-    source = MlflowSource(tracking_uri, artifact_roots=roots)
+    source = open_mlflow_source(tracking_uri, artifact_roots=roots, reader=reader)
     try:
         with open_ws() as ws, progress("importing MLflow runs") as advance:
             report = import_mlflow(

@@ -30,15 +30,22 @@ def _take_global_flags(argv: list[str]) -> list[str]:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; user errors print one line and exit 2, bugs print a traceback."""
+    # Die quietly when the reader goes away (`flywheel ... | head`), like other Unix tools.
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    args = _take_global_flags(list(sys.argv[1:] if argv is None else argv))
+    if "data" in args[:3]:
+        # `data status` and a no-op `data add` answer before Typer and SQLAlchemy load.
+        from flywheel_ml.cli.data_quick import answer
+
+        if answer(args, json_output=STATE.json):
+            sys.exit(0)
+
     import typer
 
     from flywheel_ml.cli.app import build_app
     from flywheel_ml.errors import FlywheelError
 
-    # Die quietly when the reader goes away (`flywheel ... | head`), like other Unix tools.
-    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     click = _click_exceptions()
-    args = _take_global_flags(list(sys.argv[1:] if argv is None else argv))
     app = build_app(_subcommand(args))
     try:
         code = app(args=args, prog_name="flywheel", standalone_mode=False)

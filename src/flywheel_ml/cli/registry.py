@@ -167,7 +167,9 @@ def card_command(ref: Annotated[str, typer.Argument(help="NAME@vN or NAME@alias.
     from flywheel_ml.reports.model_card import write_model_card
 
     with open_ws() as ws:
-        card = write_model_card(ws.registry.card_facts(ref), ws.root / "docs")
+        card = write_model_card(
+            ws.registry.card_facts(ref), ws.root / "docs", readiness=ws.readiness(ref)
+        )
 
     def render(out: Console) -> None:
         out.print(f"Wrote {card.markdown} and {card.html}.")

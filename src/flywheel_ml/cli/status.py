@@ -16,13 +16,34 @@ def _compute() -> dict[str, Any]:
     from flywheel_ml.reports.status import status_to_json
 
     with open_ws() as ws:
-        return {"project": ws.name, "stages": status_to_json(ws.status())}
+        statuses = ws.status()
+        report = ws.champion_readiness(status=statuses)
+        return {
+            "project": ws.name,
+            "stages": status_to_json(statuses),
+            "readiness": None if report is None else report.summary(),
+        }
+
+
+def readiness_line(summary: dict[str, Any] | None) -> str:
+    """The status line of the champion's ML Test Score (or how to get one)."""
+    if summary is None:
+        return (
+            "Readiness (ML Test Score): no champion yet; "
+            "missing: flywheel registry alias NAME champion VERSION"
+        )
+    return (
+        f"Readiness (ML Test Score) of {summary['model']}: {summary['score']:g} of 7; "
+        f"{summary['measurable']} of {summary['total']} tests measurable, "
+        f"{summary['passed']} passed; details: flywheel readiness {summary['model']}"
+    )
 
 
 def status_command(
     fresh: bool = typer.Option(False, "--fresh", help="Ignore the cached status."),
 ) -> None:
-    """Show each lifecycle stage's deliverables with their evidence, or what to run next."""
+    """Show each lifecycle stage's deliverables with their evidence, or what to run next, and
+    the champion's readiness (ML Test Score)."""
     from flywheel_ml.cli import status_cache
     from flywheel_ml.config import find_root, load_settings
 
@@ -60,6 +81,7 @@ def status_command(
                     detail,
                 )
         out.print(table)
+        out.print(readiness_line(data.get("readiness")), highlight=False)
 
     emit(data, render)
 

@@ -206,23 +206,15 @@ def leaderboard_command(
     limit: Annotated[int, typer.Option(help="Show this many runs.")] = 20,
 ) -> None:
     """Runs ranked by the project objective; constraint breaks are marked."""
+    from flywheel_ml.track.leaderboard import entry_json
+
     with open_ws() as ws:
         page = ws.plan.get()
         entries = ws.track.leaderboard(where, metric_prefix=prefix, limit=limit)
     data = {
         "objective": str(page.objective),
         "constraints": [str(c) for c in page.constraints],
-        "entries": [
-            {
-                "rank": e.rank,
-                "run": run_json(e.run),
-                "objective_value": e.objective_value,
-                "passed": e.passed,
-                "failed_constraints": list(e.failed_constraints),
-                "unmeasured_constraints": list(e.unmeasured_constraints),
-            }
-            for e in entries
-        ],
+        "entries": [entry_json(e, run_json(e.run)) for e in entries],
     }
 
     def render(out: Console) -> None:

@@ -63,14 +63,17 @@ def learning_curve_command(
     config: ConfigArg,
     sizes: Annotated[str, typer.Option(help="Shares of the train split.")] = "0.1,0.25,0.5,1.0",
     plot: Annotated[
-        Path | None, typer.Option(help="HTML file for the plot (default reports/curve-RUN.html).")
+        Path | None,
+        typer.Option(help="Plot file, .html or .png (default reports/curve-RUN.html)."),
     ] = None,
 ) -> None:
     """Train on growing shares of the data; plot train/val scores; say if more data helps."""
     from flywheel_ml.errors import InvalidInputError
-    from flywheel_ml.reports.tune_plots import write_learning_curve
+    from flywheel_ml.reports.tune_plots import check_plot_file, write_learning_curve
     from flywheel_ml.tune import load_config
 
+    if plot is not None:
+        check_plot_file(plot)  # a bad name fails before any training
     try:
         fractions = [float(s) for s in sizes.split(",") if s.strip()]
     except ValueError as exc:
@@ -218,6 +221,9 @@ def show_command(
     plots: Annotated[
         Path | None, typer.Option(help="Folder for the HTML plots (default reports/STUDY/).")
     ] = None,
+    png: Annotated[
+        bool, typer.Option("--png", help="Also write each plot as a PNG (needs a Chromium).")
+    ] = False,
 ) -> None:
     """A study's trials, best trial, parameter importance and plots; or every study."""
     with open_ws() as ws:
@@ -248,7 +254,7 @@ def show_command(
         folder = plots or ws.root / "reports" / study
         from flywheel_ml.reports.tune_plots import write_study_plots
 
-        written = write_study_plots(report.handle, folder)
+        written = write_study_plots(report.handle, folder, png=png)
     data: dict[str, Any] = {**report.summary, "plots": {k: str(v) for k, v in written.items()}}
 
     def render(out: Console) -> None:

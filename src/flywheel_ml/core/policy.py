@@ -7,7 +7,8 @@ Anything not listed is denied to every role (admin included) — a new endpoint 
 mode until a line is added below. ``HEAD`` follows ``GET``.
 
 Who may do what: every role reads the project (viewer); downloading run artifacts (model bytes,
-data files) needs scientist; annotating (the queue pages and answers) needs annotator; changing
+data files) needs scientist; annotating (the queue pages and answers) needs annotator, and an
+annotator sees only the queues assigned to them (:func:`sees_only_assigned_queues`); changing
 what is live (promote, rollback) needs lead.
 """
 
@@ -73,6 +74,9 @@ POLICY: dict[tuple[str, str], Role] = {
     ("GET", "/api/v1/registry/models/{name}"): _V,
     ("GET", "/api/v1/registry/versions/{ref}"): _V,
     ("GET", "/api/v1/registry/cards/{ref}"): _V,
+    ("GET", "/ui/registry/readiness"): _V,
+    ("GET", "/ui/registry/readiness/{ref}"): _V,
+    ("GET", "/api/v1/registry/readiness/{ref}"): _V,
     # serve: reading is open to all, changing what is live needs a lead
     ("GET", "/ui/serve"): _V,
     ("GET", "/ui/serve/{model}"): _V,
@@ -90,6 +94,9 @@ POLICY: dict[tuple[str, str], Role] = {
     ("POST", "/ui/label/queues/{queue}"): _A,
     ("GET", "/api/v1/label/queues/{queue}/next"): _A,
     ("POST", "/api/v1/label/queues/{queue}/answer"): _A,
+    # an item's file (an image, a text) for the annotation page: annotators get the items of
+    # their own queues only (server/routes/label.py); viewers read no data files
+    ("GET", "/api/v1/label/items/{version}/{item}"): _A,
     # analyze
     ("GET", "/ui/analyze"): _V,
     ("GET", "/ui/analyze/reports/{name}"): _V,
@@ -115,6 +122,15 @@ def required_role(method: str, template: str) -> Role | None:
     if verb == "HEAD":
         verb = "GET"
     return POLICY.get((verb, template))
+
+
+def sees_only_assigned_queues(role: Role) -> bool:
+    """Whether ``role`` sees only the label queues that assign it tasks (annotators do).
+
+    An annotator may be an outside contractor: they read and answer their own queues only and
+    see nothing of other annotators' queues, progress or answers (``server/queue_scope.py``).
+    """
+    return role == Role.ANNOTATOR
 
 
 def allows(role: Role, method: str, template: str) -> bool:

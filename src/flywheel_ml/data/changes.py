@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from flywheel_ml.core.digests import digest_file
 from flywheel_ml.data.entities import DatasetVersion, SplitPolicy
 from flywheel_ml.data.filecache import FileCache, stat_signature
 from flywheel_ml.data.readers import scan_input
-
-if TYPE_CHECKING:
-    from flywheel_ml.data.stage import DataStage
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,23 +35,23 @@ def folder_options(*, label_from_folder: bool, test_set: bool, policy: SplitPoli
 
 
 def folder_changes(
-    reader: DataStage,
     latest: DatasetVersion,
     path: Path,
     *,
+    manifest: Callable[[DatasetVersion], Mapping[str, Any]],
     cache: FileCache,
-    label_from_folder: bool,
-    test_set: bool,
+    options: str,
 ) -> FolderChanges:
-    """Compare the files under ``path`` with ``latest``; unchanged stats skip all hashing."""
+    """Compare the files under ``path`` with ``latest``; unchanged stats skip all hashing.
+
+    ``options`` is :func:`folder_options` of the dataset; ``manifest`` reads a version's
+    manifest and is called only when some file's stats changed.
+    """
     files = scan_input(path)
-    options = folder_options(
-        label_from_folder=label_from_folder, test_set=test_set, policy=reader.split_policy()
-    )
     signature = stat_signature(files, options=options)
     if signature is not None and cache.last_tree(latest.dataset) == (signature, latest.digest):
         return FolderChanges(latest.ref, str(path), (), (), ())
-    items = reader.manifest(latest)["items"]
+    items = manifest(latest)["items"]
     stored = dict(zip(items["path"], items["object"], strict=True))
     current = {f.relpath: f for f in files}
     added = tuple(p for p in current if p not in stored)

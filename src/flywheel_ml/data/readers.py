@@ -88,40 +88,59 @@ def scan_folder(root: Path) -> list[ScannedFile]:
         raise NotFoundError(f"no such folder: {root}", hint="check the path")
     real_root = root.resolve()
     found: list[ScannedFile] = []
+    append = found.append
     stack = [(str(root), "")]
     while stack:
         folder, prefix = stack.pop()
         with os.scandir(folder) as entries:
             for entry in entries:
                 name = entry.name
-                if name.startswith("."):
+                if name[0] == ".":
                     continue
                 rel = prefix + name
                 if not rel.isascii():
                     _check_name(rel)
-                if entry.is_symlink():
-                    target = Path(entry.path).resolve()
-                    if not target.is_relative_to(real_root):
-                        raise InvalidInputError(
-                            f"{rel} is a symlink to {target}, outside the input folder",
-                            hint="copy the file into the folder or remove the link",
-                        )
-                    st = target.stat()
-                    if stat.S_ISDIR(st.st_mode):
-                        raise InvalidInputError(
-                            f"{rel} is a symlink to a folder",
-                            hint="link files, not folders, or copy the folder in",
-                        )
-                    found.append(ScannedFile(rel, str(target), st.st_size, st.st_mtime_ns, 0))
+                # Regular files first: the common case costs one d_type test and one lstat.
+                if entry.is_file(follow_symlinks=False):
+                    st = entry.stat(follow_symlinks=False)
+                    append(ScannedFile(rel, entry.path, st.st_size, st.st_mtime_ns, st.st_ino))
                 elif entry.is_dir(follow_symlinks=False):
                     stack.append((entry.path, rel + "/"))
-                elif entry.is_file(follow_symlinks=False):
-                    st = entry.stat(follow_symlinks=False)
-                    found.append(
-                        ScannedFile(rel, entry.path, st.st_size, st.st_mtime_ns, st.st_ino)
-                    )
+                elif entry.is_symlink():
+                    append(_linked_file(entry.path, rel, real_root))
     found.sort()  # by relpath, the first field
     return found
+
+
+def _linked_file(path: str, rel: str, real_root: Path) -> ScannedFile:
+    """The file a symlink inside the folder points to (with inode 0, as links have no own)."""
+    target = Path(path).resolve()
+    if not target.is_relative_to(real_root):
+        raise InvalidInputError(
+            f"{rel} is a symlink to {target}, outside the input folder",
+            hint="copy the file into the folder or remove the link",
+        )
+    st = target.stat()
+    if stat.S_ISDIR(st.st_mode):
+        raise InvalidInputError(
+            f"{rel} is a symlink to a folder",
+            hint="link files, not folders, or copy the folder in",
+        )
+    return ScannedFile(rel, str(target), st.st_size, st.st_mtime_ns, 0)
+
+
+_HANDED_ON: dict[str, list[ScannedFile]] = {}
+
+
+def hand_on(path: Path, files: list[ScannedFile]) -> None:
+    """Give the scan ``files`` of ``path`` to the next :func:`scan_input` of it, once.
+
+    The CLI's fast path scans to see whether an add is a no-op; when it is not, the full add
+    that runs next in the same process need not stat every file again. That is safe: the
+    unchanged-file cache trusts a file only when its stats match and are not racy, and a file
+    changed since this scan is hashed from its bytes as they are when read.
+    """
+    _HANDED_ON[os.path.abspath(path)] = files
 
 
 def scan_input(path: Path) -> list[ScannedFile]:
@@ -132,7 +151,12 @@ def scan_input(path: Path) -> list[ScannedFile]:
         InvalidInputError: an empty folder, or the reasons of :func:`scan_folder`.
     """
     # Absolute paths: they key the unchanged-file cache, whatever folder the add ran from.
-    path = Path(os.path.abspath(path))
+    key = os.path.abspath(path)
+    handed_on = _HANDED_ON.pop(key, None)
+    return handed_on if handed_on is not None else _scan(Path(key))
+
+
+def _scan(path: Path) -> list[ScannedFile]:
     if path.is_dir():
         files = scan_folder(path)
     elif path.is_file() and not path.is_symlink():

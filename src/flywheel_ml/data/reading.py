@@ -28,6 +28,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 ExportFormat = Literal["parquet", "csv", "jsonl"]
+MAX_ITEM_FILE_BYTES = 64 << 20
+"""The largest file :meth:`VersionReader.item_file` returns (it is read into memory)."""
 
 
 class VersionReader:
@@ -199,6 +201,39 @@ class VersionReader:
         labels = table[label].to_pylist() if label else [None] * len(ids)
         rows = table[ROW_COLUMN].to_pylist()
         return dict(zip(ids, zip(labels, rows, strict=True), strict=True))
+
+    def item_file(self, ref: str, item: str) -> tuple[bytes, str]:
+        """The bytes and stored relative path of one file of a folder dataset version.
+
+        The file is found by its item id in the version's manifest (never by a path the
+        caller gives), so nothing outside the version's objects can be read. Test items'
+        bytes are served like any other: a file's bytes are not its label (the label folder
+        in the path is the caller's to keep back).
+
+        Raises:
+            NotFoundError: no such version, a table dataset, or no such item.
+            InvalidInputError: the file is larger than :data:`MAX_ITEM_FILE_BYTES`.
+        """
+        version = self.get_version(ref)
+        manifest = self.manifest(version)
+        if manifest["kind"] != "files":
+            raise NotFoundError(
+                f"{version.ref} is a table dataset: its items are rows, not files",
+                hint="item files exist only in folder datasets",
+            )
+        items = manifest["items"]
+        try:
+            row = items["item_id"].index(item)
+        except ValueError:
+            raise NotFoundError(
+                f"{version.ref} has no item {item!r}", hint=f"see `flywheel data show {ref}`"
+            ) from None
+        if int(items["size"][row]) > MAX_ITEM_FILE_BYTES:
+            raise InvalidInputError(
+                f"item {item} is {int(items['size'][row]):,} bytes, too large to send",
+                hint=f"export the version: flywheel data export {version.ref}",
+            )
+        return self._objects.get_bytes(Digest(items["object"][row])), str(items["path"][row])
 
     def leaked_items(self, ref: str) -> list[str]:
         """Ids of items whose exact content also occurs in another split of the version."""

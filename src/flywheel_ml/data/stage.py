@@ -266,9 +266,13 @@ class DataStage(VersionReader):
                 f"{name!r} is a table dataset", hint="status compares folders of files"
             )
         source = Path(path) if path is not None else Path(latest.facts["source"]["path"])
-        return folder_changes(
-            self, latest, source, cache=FileCache(self._cache_path),
+        options = folder_options(
             label_from_folder=dataset.label is not None, test_set=dataset.role == "test_set",
+            policy=self.split_policy(),
+        )  # fmt: skip
+        return folder_changes(
+            latest, source, manifest=self.manifest, cache=FileCache(self._cache_path),
+            options=options,
         )  # fmt: skip
 
     # -- split policy ------------------------------------------------------------------------

@@ -61,7 +61,9 @@ def registry_step(ws: Workspace, say: Callable[[str], None]) -> list[tuple[str, 
         ws.registry.set_alias(MODEL, "candidate", second.version, reason="canary candidate")
     from flywheel_ml.reports.model_card import write_model_card
 
-    card = write_model_card(ws.registry.card_facts(best.ref), ws.root / "docs")
+    card = write_model_card(
+        ws.registry.card_facts(best.ref), ws.root / "docs", readiness=ws.readiness(best.ref)
+    )
     return [
         ("model card", str(card.markdown)),
         ("alias history", f"flywheel -C {ws.root} registry history {MODEL}"),

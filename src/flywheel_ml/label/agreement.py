@@ -52,64 +52,59 @@ def pairwise_cohen(ratings: npt.NDArray[np.integer]) -> dict[tuple[int, int], fl
 
 
 class _Pairs:
-    """One pass per annotator pair, shared by every measure.
+    """One count per annotator pair, shared by every measure.
 
-    For each pair ``a < b`` it counts the items both rated as ``(class_a, class_b)`` (Cohen's
-    confusion matrix) and the same counts weighted by ``1 / (m_u - 1)`` (``m_u``: ratings of the
-    item), whose symmetrised sum is Krippendorff's coincidence matrix. Fleiss' per-item
-    agreement is the number of agreeing pairs of the item. Unrated cells go to an overflow bin,
-    so no boolean copies of the columns are made.
+    Missing ratings become the extra code ``k`` once, so a pair's items need no mask. For each
+    pair ``a < b`` one integer ``bincount`` counts the items by ``(ratings of the item m_u,
+    class_a, class_b)``. Summed over ``m_u`` that is Cohen's confusion matrix; weighted by
+    ``1 / (m_u - 1)`` and symmetrised it is Krippendorff's coincidence matrix (whose marginals
+    are Fleiss' class totals: every rating of an item rated at least twice, once); its diagonal
+    weighted by ``1 / (m_u (m_u - 1))`` sums Fleiss' per-item agreement. Integer counts first,
+    floating point only on the small ``(m + 1, k, k)`` tables.
     """
 
     def __init__(self, ratings: npt.NDArray[np.integer]) -> None:
         r = np.asarray(ratings)
         self.k = k = n_classes(r)
         n, m = r.shape
-        rated = r >= 0
-        self.complete = bool(rated.all())
-        per_item = np.full(n, m, dtype=np.int64) if self.complete else rated.sum(axis=1)
+        side = k + 1  # codes 0 .. k-1, and k for "not rated"
+        item_base: npt.NDArray[np.intp] | int
+        if bool((r < 0).any()):
+            columns = [np.where(r[:, j] >= 0, r[:, j], k).astype(np.intp) for j in range(m)]
+            per_item = np.zeros(n, dtype=np.intp)
+            for column in columns:
+                per_item += column < k
+            item_base = per_item * side
+        else:  # every item rated by all: no masks, one level
+            columns = [np.ascontiguousarray(r[:, j], dtype=np.intp) for j in range(m)]
+            per_item = np.full(n, m, dtype=np.intp)
+            item_base = m * side
         self.per_item = per_item
-        weights = np.where(per_item >= 2, 1.0 / np.maximum(per_item - 1, 1), 0.0)
-        overflow = k * k
+        levels = m + 1
         self.confusion: dict[tuple[int, int], FloatArray] = {}
         self.coincidence = np.zeros((k, k))
-        self.agreeing = np.zeros(n, dtype=np.int64)
-        uniform = float(weights[0]) if self.complete and n else None
+        self.agreement_sum = 0.0
         for a in range(m):
+            first = (item_base + columns[a]) * side
             for b in range(a + 1, m):
-                index = r[:, a] * k + r[:, b]
-                if not self.complete:
-                    index = np.where(rated[:, a] & rated[:, b], index, overflow)
-                counts = np.bincount(index, minlength=overflow + 1)[:overflow]
-                confusion = counts.reshape(k, k).astype(np.float64)
-                self.confusion[(a, b)] = confusion
-                if uniform is not None:
-                    weighted = confusion * uniform
-                else:
-                    summed = np.bincount(index, weights=weights, minlength=overflow + 1)
-                    weighted = summed[:overflow].reshape(k, k).astype(np.float64)
-                self.coincidence += weighted + weighted.T
-                same = r[:, a] == r[:, b]
-                if not self.complete:
-                    same &= rated[:, a]
-                self.agreeing += same
-        if self.complete:
-            self.totals = np.bincount(r.ravel(), minlength=k).astype(np.float64)
-        else:
-            # Fleiss' class shares count the ratings of items rated at least twice.
-            kept = np.where(rated & (per_item >= 2)[:, None], r, k)
-            self.totals = np.bincount(kept.ravel(), minlength=k + 1)[:k].astype(np.float64)
+                counts = np.bincount(first + columns[b], minlength=levels * side * side)
+                table = counts.reshape(levels, side, side)[:, :k, :k].astype(np.float64)
+                self.confusion[(a, b)] = table.sum(axis=0)
+                for level in range(2, levels):
+                    pair_counts = table[level]
+                    self.coincidence += (pair_counts + pair_counts.T) / (level - 1)
+                    self.agreement_sum += float(np.trace(pair_counts)) / (level * (level - 1))
+        self.totals = self.coincidence.sum(axis=0)
 
     def cohen(self) -> dict[tuple[int, int], float]:
         return {pair: _kappa(c) for pair, c in self.confusion.items()}
 
     def fleiss(self) -> float:
-        multi = self.per_item >= 2
-        if not multi.any():
+        multi = int(np.count_nonzero(self.per_item >= 2))
+        if not multi:
             return float("nan")
-        n_i = self.per_item[multi].astype(np.float64)
-        agreement = 2.0 * self.agreeing[multi] / (n_i * (n_i - 1.0))
-        p_bar = float(agreement.mean())
+        # The mean over items rated at least twice of (agreeing pairs / all pairs of the item).
+        p_bar = 2.0 * self.agreement_sum / multi
         shares = self.totals / self.totals.sum()
         p_e = float(shares @ shares)
         if p_e == 1.0:

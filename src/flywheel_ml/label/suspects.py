@@ -10,9 +10,19 @@ model that never trained on the row it scores):
   is unsure (items under every threshold are not counted), the off-diagonal of ``C``
   calibrated to the label counts overestimates it when the model itself errs; the estimate is
   their geometric mean;
-* every item is ranked by self-confidence ``p[i, y_i]`` or by the normalised margin
-  ``p[i, y_i] - max_{j != y_i} p[i, j]`` (lowest first) and the list is cut at the estimate.
+* every item is ranked (lowest first) by the log odds of its given label against the most
+  probable other class, ``log p[i, y_i] - log max_{j != y_i} p[i, j]`` (default), by
+  self-confidence ``p[i, y_i]``, or by the normalised margin
+  ``p[i, y_i] - max_{j != y_i} p[i, j]``;
+* the list is the estimated number of lowest-ranked items, leaving out every item whose given
+  label the model ranks first (no other class is more probable: the model does not disagree).
 
+Why the log odds: the evidence that a label is wrong is how much more probable the best
+alternative is than the given class, relative to each other. The margin measures the same
+contest on an absolute scale, so a model that spreads its mass over many classes (small
+probabilities everywhere) looks sure of nothing; self-confidence ignores the alternative
+entirely. The ratio is scale-free, and for a model calibrated on the noisy labels it orders
+items as self-confidence does where that is already the better order (one class dominant).
 Measured against cleanlab 2.9 in ``benchmarks/label_vs_peers.py``.
 """
 
@@ -28,7 +38,8 @@ from flywheel_ml.errors import InvalidInputError
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-Ranking = Literal["self_confidence", "normalized_margin"]
+Ranking = Literal["log_ratio", "self_confidence", "normalized_margin"]
+RANKINGS: tuple[Ranking, ...] = ("log_ratio", "self_confidence", "normalized_margin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +49,8 @@ class Suspects:
     Attributes:
         indices: row indices of the suspects, most likely wrong first.
         scores: the ranking score of each suspect (lower = more likely wrong).
-        estimated_errors: the confident-joint estimate of how many labels are wrong.
+        estimated_errors: the confident-joint estimate of how many labels are wrong (the
+            list can be shorter: items whose label the model ranks first are never listed).
         suggested: the most probable other class of each suspect.
         joint: the calibrated confident joint ``(k, k)`` (rows: given label, columns: true).
     """
@@ -60,16 +72,25 @@ def _check(labels: npt.NDArray[np.integer], probs: FloatArray) -> None:
         raise InvalidInputError("labels must be class codes 0..k-1", hint="encode the classes")
 
 
-_BLOCK = 1024
-"""Rows per block of the threshold pass: a block's temporaries stay in the CPU cache."""
+_BLOCK = 4096
+"""Rows per block of the row pass: a block's temporaries stay in the CPU cache."""
 
 
-def _confident_classes(
-    probs: FloatArray, thresholds: FloatArray
-) -> tuple[IntArray, npt.NDArray[np.bool_]]:
-    """Per row, the most probable class among those at or above their threshold, and whether
-    any class is (rows where none is are not counted in the confident joint)."""
+@dataclass(frozen=True, slots=True)
+class _RowPass:
+    """What one pass over the rows gives: the most probable class other than the given one
+    and its probability, and the confident class of each row (if any)."""
+
+    other: FloatArray
+    other_class: IntArray
+    true: IntArray
+    confident: npt.NDArray[np.bool_]
+
+
+def _row_pass(probs: FloatArray, codes: IntArray, thresholds: FloatArray) -> _RowPass:
     n, k = probs.shape
+    other = np.empty(n)
+    other_class = np.empty(n, dtype=np.int64)
     true = np.empty(n, dtype=np.int64)
     confident = np.empty(n, dtype=bool)
     # Reused buffers: no allocation per block.
@@ -79,48 +100,70 @@ def _confident_classes(
     for start in range(0, n, _BLOCK):
         block = probs[start : start + _BLOCK]
         m = block.shape[0]
+        stop = start + m
         np.greater_equal(block, thresholds, out=at_least[:m])
         np.multiply(block, at_least[:m], out=masked[:m])
         best = masked[:m].argmax(axis=1)
-        true[start : start + m] = best
-        confident[start : start + m] = masked[rows[:m], best] > 0
-    return true, confident
+        true[start:stop] = best
+        confident[start:stop] = masked[rows[:m], best] > 0
+        # The given class masked out: the most probable other class (probabilities are >= 0).
+        np.copyto(masked[:m], block)
+        masked[rows[:m], codes[start:stop]] = -1.0
+        alt = masked[:m].argmax(axis=1)
+        other_class[start:stop] = alt
+        other[start:stop] = masked[rows[:m], alt]
+    return _RowPass(other, other_class, true, confident)
+
+
+def _scores(given: FloatArray, other: FloatArray, by: Ranking) -> FloatArray:
+    if by == "self_confidence":
+        return np.asarray(given, dtype=np.float64)
+    if by == "normalized_margin":
+        return np.asarray(given - other, dtype=np.float64)
+    if by == "log_ratio":
+        tiny = np.finfo(np.float64).tiny  # a zero probability: very unlikely, not -inf
+        return np.asarray(
+            np.log(np.maximum(given, tiny)) - np.log(np.maximum(other, tiny)), dtype=np.float64
+        )
+    raise InvalidInputError(f"unknown ranking {by!r}", hint="use one of " + ", ".join(RANKINGS))
 
 
 def rank_scores(labels: npt.NDArray[np.integer], probs: FloatArray, *, by: Ranking) -> FloatArray:
     """The ranking score of every row (lower = more likely mislabelled)."""
-    rows = np.arange(labels.size)
-    self_conf = probs[rows, labels]
-    if by == "self_confidence":
-        return np.asarray(self_conf, dtype=np.float64)
+    codes = np.asarray(labels, dtype=np.int64)
+    probs = np.asarray(probs, dtype=np.float64)
+    rows = np.arange(codes.size)
     others = probs.copy()
-    others[rows, labels] = -np.inf
-    return np.asarray(self_conf - others.max(axis=1), dtype=np.float64)
+    others[rows, codes] = -np.inf
+    return _scores(probs[rows, codes], others.max(axis=1, initial=-np.inf), by)
 
 
 def find_suspects(
     labels: npt.NDArray[np.integer],
     probs: FloatArray,
     *,
-    by: Ranking = "self_confidence",
+    by: Ranking = "log_ratio",
 ) -> Suspects:
     """Suspected label errors among ``labels`` given out-of-fold ``probs`` (see the module doc).
 
     Raises:
-        InvalidInputError: shapes or codes that do not match.
+        InvalidInputError: shapes or codes that do not match, or an unknown ranking.
     """
     codes: IntArray = np.asarray(labels, dtype=np.int64)
     probs = np.asarray(probs, dtype=np.float64)
     _check(codes, probs)
-    labels = codes
     n, k = probs.shape
+    if n == 0 or k < 2:
+        empty = np.zeros(0, dtype=np.int64)
+        return Suspects(empty, np.zeros(0), 0, empty, np.zeros((k, k)))
     counts = np.bincount(codes, minlength=k).astype(np.float64)
-    self_confidence = probs[np.arange(n), codes]
+    given = probs[np.arange(n), codes]
     # t_j: the mean probability of class j over the items labelled j (one weighted bincount).
-    summed = np.bincount(codes, weights=self_confidence, minlength=k)
+    summed = np.bincount(codes, weights=given, minlength=k)
     thresholds = np.divide(summed, counts, out=np.ones(k), where=counts > 0)
-    true, confident = _confident_classes(probs, thresholds - 1e-12)
-    joint = np.bincount(labels[confident] * k + true[confident], minlength=k * k)
+    found = _row_pass(probs, codes, thresholds - 1e-12)
+    confident = found.confident
+    joint = np.bincount(codes[confident] * k + found.true[confident], minlength=k * k)
     joint = joint.reshape(k, k).astype(np.float64)
     # Calibrate: each row sums to the number of items given that label.
     row_totals = joint.sum(axis=1, keepdims=True)
@@ -130,16 +173,19 @@ def find_suspects(
     counted = float(joint.sum() - np.trace(joint))
     scaled = float(calibrated.sum() - np.trace(calibrated))
     estimated = min(round(float(np.sqrt(counted * scaled))), n)
-    scores = self_confidence if by == "self_confidence" else rank_scores(codes, probs, by=by)
-    if 0 < estimated < n:
-        lowest = np.argpartition(scores, estimated - 1)[:estimated]
-    else:
-        lowest = np.arange(n if estimated else 0)
-    chosen = lowest[np.argsort(scores[lowest], kind="stable")]
-    others = probs[chosen].copy()
-    others[np.arange(chosen.size), codes[chosen]] = -np.inf
-    suggested = others.argmax(axis=1).astype(np.int64)
-    return Suspects(chosen.astype(np.int64), scores[chosen], estimated, suggested, calibrated)
+    # Only items the model does not rank first under their given label may be listed, so
+    # only they are scored (a fraction of the rows when the model is any good).
+    eligible = np.flatnonzero(found.other > given)
+    scores = _scores(given[eligible], found.other[eligible], by)
+    listed = min(estimated, eligible.size)
+    lowest = (
+        np.argpartition(scores, listed - 1)[:listed]
+        if 0 < listed < eligible.size
+        else np.arange(listed)
+    )
+    order = lowest[np.argsort(scores[lowest])]
+    chosen = eligible[order].astype(np.int64)
+    return Suspects(chosen, scores[order], estimated, found.other_class[chosen], calibrated)
 
 
 def out_of_fold_probabilities(

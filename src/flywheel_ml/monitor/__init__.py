@@ -2,6 +2,8 @@
 feedback of production items into labelling and the turns of the flywheel."""
 
 from flywheel_ml.monitor.binning import ReferenceBinning, fit_binning
+from flywheel_ml.monitor.checks import CheckResult
+from flywheel_ml.monitor.delayed_labels import LiveAccuracy
 from flywheel_ml.monitor.drift import (
     ColumnDrift,
     DriftCounter,
@@ -23,7 +25,7 @@ from flywheel_ml.monitor.entities import (
 )
 from flywheel_ml.monitor.feedback import FeedbackOptions, Selected, select_feedback
 from flywheel_ml.monitor.rules import ParsedRule, parse_rule
-from flywheel_ml.monitor.stage import CheckResult, LiveAccuracy, MonitorStage
+from flywheel_ml.monitor.stage import MonitorStage
 from flywheel_ml.monitor.store import MonitorStore
 
 __all__ = [

@@ -15,15 +15,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
 
+from flywheel_ml.errors import InvalidInputError
+from flywheel_ml.label.entities import QueueItem
 from flywheel_ml.monitor.binning import NumericBins, ReferenceBinning, numeric_grid_index
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from flywheel_ml.monitor.stage import MonitorStage
 
 
 @dataclass(frozen=True, slots=True)
@@ -176,3 +181,41 @@ def _over_represented(
     row_ratio: Any = ratio[index]
     dense = np.flatnonzero(row_ratio > 2.0)
     return dense[np.argsort(-row_ratio[dense], kind="stable")][:limit]
+
+
+def queue_feedback(
+    monitor: MonitorStage,
+    model: str,
+    *,
+    queue: str | None = None,
+    options: FeedbackOptions | None = None,
+    since: timedelta | None = timedelta(days=7),
+    now: datetime | None = None,
+) -> tuple[str, list[Selected], int]:
+    """Send doubtful production predictions of ``model`` to a label queue; the contract is
+    :meth:`MonitorStage.feedback`'s."""
+    labels = monitor.label_stage()
+    version = monitor.model_version(model)
+    if not version.dataset:
+        raise InvalidInputError(
+            f"{version.ref} records no training dataset", hint="register models from runs"
+        )
+    dataset = version.dataset.split("@", 1)[0]
+    name = queue or f"{model}-production"
+    chosen = monitor.select_feedback(model, options=options, since=since, now=now)
+    items = [
+        QueueItem(item=s.item_id, data=s.features, prelabel=s.prediction,
+                  confidence=s.confidence, provenance=s.provenance,
+                  score=None if s.confidence is None else 1.0 - s.confidence)
+        for s in chosen
+    ]  # fmt: skip
+    added = 0
+    if items:
+        added = labels.enqueue(
+            name, items, dataset=dataset,
+            description=f"production predictions of {model} chosen by flywheel monitor",
+        )  # fmt: skip
+    monitor.record_event(
+        "feedback.queued", name, {"model": model, "selected": len(chosen), "added": added}
+    )
+    return name, chosen, added

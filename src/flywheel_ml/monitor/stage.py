@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
 import io
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,19 +19,20 @@ from flywheel_ml.core.lifecycle import Deliverable
 from flywheel_ml.core.objects import ObjectStore
 from flywheel_ml.data.stage import DataStage
 from flywheel_ml.errors import FlywheelError, InvalidInputError, NotFoundError
-from flywheel_ml.label.entities import QueueItem
 from flywheel_ml.label.stage import LabelStage
+from flywheel_ml.monitor import checks, delayed_labels
 from flywheel_ml.monitor.binning import ReferenceBinning, fit_binning
+from flywheel_ml.monitor.checks import PREDICTION, CheckResult
+from flywheel_ml.monitor.delayed_labels import LiveAccuracy
 from flywheel_ml.monitor.drift import DriftCounter, DriftOptions, DriftReport, Role, compare
 from flywheel_ml.monitor.entities import (
     Alert,
-    DelayedLabel,
     Rule,
     RuleEvaluation,
     StoredBinning,
     Turn,
 )
-from flywheel_ml.monitor.feedback import FeedbackOptions, Selected, select_feedback
+from flywheel_ml.monitor.feedback import FeedbackOptions, Selected, queue_feedback, select_feedback
 from flywheel_ml.monitor.logscan import feature_batch, log_parts, scan_log
 from flywheel_ml.monitor.rules import ParsedRule, parse_rule
 from flywheel_ml.monitor.store import MonitorStore
@@ -44,7 +43,7 @@ from flywheel_ml.serve.stage import ServeStage
 from flywheel_ml.track.stage import TrackStage
 
 if TYPE_CHECKING:
-    import pandas as pd
+    pass
 
 PartsMapper = Callable[[Callable[[Path], DriftCounter], Sequence[Path]], Iterable[DriftCounter]]
 """Runs a per-part counting function over log parts (e.g. on Dask) and returns the counters."""
@@ -52,31 +51,7 @@ PartsMapper = Callable[[Callable[[Path], DriftCounter], Sequence[Path]], Iterabl
 Deliver = Callable[[str, dict[str, Any]], None]
 """Sends one alert payload to one channel (``log``, ``webhook:<url>``); raises on failure."""
 
-PREDICTION = "prediction"
 LABEL = "label"
-
-
-@dataclass(frozen=True, slots=True)
-class CheckResult:
-    """What one ``check`` did: every evaluation and the alerts that fired."""
-
-    evaluations: tuple[RuleEvaluation, ...]
-    alerts: tuple[Alert, ...]
-
-    @property
-    def fired(self) -> bool:
-        """Whether any alert fired."""
-        return bool(self.alerts)
-
-
-@dataclass(frozen=True, slots=True)
-class LiveAccuracy:
-    """Accuracy on logged predictions whose delayed labels arrived."""
-
-    model: str
-    accuracy: float | None
-    labelled_rows: int
-    logged_rows: int
 
 
 class MonitorStage:
@@ -114,7 +89,7 @@ class MonitorStage:
         self.serve = serve
         self.label = label
         self.track = track
-        self._deliver = deliver
+        self.deliver = deliver
         self._events = events
 
     # -- drift ---------------------------------------------------------------------------------
@@ -157,7 +132,8 @@ class MonitorStage:
         self.store.put_binning(StoredBinning(str(version.digest), key, digest, utc_now()))
         return binning
 
-    def _model_version(self, model: str) -> ModelVersion:
+    def model_version(self, model: str) -> ModelVersion:
+        """The version serving as ``model``'s champion (alias, else the deployment's)."""
         try:
             return self.registry.get_version(f"{model}@champion")
         except NotFoundError:
@@ -184,7 +160,7 @@ class MonitorStage:
             NotFoundError: no such model, champion or reference.
             InvalidInputError: nothing logged in the window.
         """
-        version = self._model_version(model)
+        version = self.model_version(model)
         ref = reference or version.dataset
         if not ref:
             raise InvalidInputError(
@@ -217,7 +193,7 @@ class MonitorStage:
                 hint="serve traffic first (flywheel serve start) or widen --since",
             )
         if has_prediction and LABEL in binning.columns:
-            labels = self._labels_in_window(model, start)
+            labels = delayed_labels.labels_in_window(self, model, start)
             if labels:
                 total.roles[LABEL] = "label"
                 total.add_column(LABEL, np.asarray(labels, dtype=object))
@@ -254,81 +230,13 @@ class MonitorStage:
         Raises:
             InvalidInputError: a missing column, an empty file or a bad row number.
         """
-        if isinstance(source, str | Path):
-            try:
-                text = Path(source).read_text(encoding="utf-8")
-            except OSError as exc:
-                raise InvalidInputError(
-                    f"cannot read {source}: {exc.strerror}", hint="give a CSV file path"
-                ) from exc
-        else:
-            text = source.read()
-        reader = csv.DictReader(io.StringIO(text))
-        fields = set(reader.fieldnames or ())
-        if not {"request_id", "label"} <= fields:
-            raise InvalidInputError(
-                "the label file needs the columns request_id and label",
-                hint="header line: request_id,label[,row]",
-            )
-        at = utc_now()
-        labels = []
-        for n, rec in enumerate(reader, start=2):
-            rid, label = (rec.get("request_id") or "").strip(), (rec.get("label") or "").strip()
-            try:
-                row = int(rec.get("row") or 0)
-            except ValueError:
-                raise InvalidInputError(
-                    f"line {n}: row must be an integer", hint="e.g. 0"
-                ) from None
-            if not rid or not label:
-                raise InvalidInputError(f"line {n}: empty request_id or label", hint="fill both")
-            labels.append(DelayedLabel(rid[:64], row, label, at))
-        if not labels:
-            raise InvalidInputError("the label file has no rows", hint="add request_id,label rows")
-        count = self.store.add_labels(labels)
-        self._record("labels.imported", "delayed labels", {"rows": count})
-        return count
-
-    def _joined(self, model: str, start: datetime | None) -> pd.DataFrame:
-        import pandas as pd
-
-        log = self.serve.read_log(since=start, model=model)
-        if log.empty:
-            return log
-        labels = self.store.get_labels(log["request_id"].unique().tolist())
-        if not labels:
-            return log.iloc[0:0]
-        found = pd.DataFrame(
-            {"request_id": [x.request_id for x in labels], "row": [x.row for x in labels],
-             "true_label": [x.label for x in labels]}
-        )  # fmt: skip
-        log = log.assign(row=log["row"].astype(int))
-        return log.merge(found, on=["request_id", "row"], how="inner")
-
-    def _labels_in_window(self, model: str, start: datetime | None) -> list[str]:
-        """Delayed labels of the logged rows in the window (reads two log columns only)."""
-        if self.store.count_labels() == 0:
-            return []
-        found: list[str] = []
-        parts = log_parts(self.serve.log_dir, since=start)
-        for table in scan_log(parts, model=model, since=start, columns=("request_id", "row")):
-            ids = table["request_id"].to_pylist()
-            rows = table["row"].to_pylist()
-            known = {(x.request_id, x.row): x.label for x in self.store.get_labels(list(set(ids)))}
-            found.extend(known[k] for k in zip(ids, rows, strict=True) if k in known)
-        return found
+        return delayed_labels.import_delayed_labels(self, source)
 
     def live_accuracy(
         self, model: str, *, window: timedelta = timedelta(days=7), now: datetime | None = None
     ) -> LiveAccuracy:
         """Accuracy of ``model``'s logged answers whose delayed labels arrived in the window."""
-        start = (now or utc_now()) - window
-        logged = len(self.serve.read_log(since=start, model=model))
-        joined = self._joined(model, start)
-        if joined.empty:
-            return LiveAccuracy(model, None, 0, logged)
-        correct = joined["prediction"].astype(str) == joined["true_label"].astype(str)
-        return LiveAccuracy(model, float(correct.mean()), len(joined), logged)
+        return delayed_labels.live_accuracy(self, model, window=window, now=now)
 
     # -- rules, checks, alerts -----------------------------------------------------------------
 
@@ -352,7 +260,7 @@ class MonitorStage:
         rule = Rule(new_id(), expression.strip(), model, tuple(notify) or ("log",),
                     current_actor(), utc_now())  # fmt: skip
         self.store.add_rule(rule)
-        self._record("rule.added", rule.id, {"expression": rule.expression, "model": model})
+        self.record_event("rule.added", rule.id, {"expression": rule.expression, "model": model})
         return rule
 
     def list_rules(self) -> list[Rule]:
@@ -368,94 +276,20 @@ class MonitorStage:
         rule = self.store.get_rule(rule_id)
         if rule is None or not self.store.delete_rule(rule.id):
             raise NotFoundError(f"no rule {rule_id!r}", hint="see `flywheel monitor rules list`")
-        self._record("rule.removed", rule.id, {"expression": rule.expression})
+        self.record_event("rule.removed", rule.id, {"expression": rule.expression})
         return rule
-
-    def _models_for(self, rule: Rule) -> list[str]:
-        if rule.model is not None:
-            return [rule.model]
-        return [d.model for d in self.serve.list_deployments()]
 
     def measure(
         self, parsed: ParsedRule, model: str, *, now: datetime | None = None
     ) -> tuple[float | None, dict[str, Any]]:
         """The value a rule compares for ``model`` and what it was measured on."""
-        at = now or utc_now()
-        window = timedelta(seconds=parsed.window_s)
-        if parsed.metric == "age":
-            version = self.registry.get_version(f"{model}@{parsed.target}")
-            days = (at - version.created_at).total_seconds() / 86400.0
-            return days, {"version": version.ref, "registered": version.created_at.isoformat()}
-        if parsed.metric == "live_accuracy":
-            live = self.live_accuracy(model, window=window, now=at)
-            return live.accuracy, {"labelled_rows": live.labelled_rows, "logged": live.logged_rows}
-        if parsed.metric == "disagreement":
-            status = self.serve.status(model, since=window)
-            for d in status.disagreements:
-                if d.role == parsed.target:
-                    return d.disagree_rate, {"version": d.ref, "rows": d.rows}
-            return None, {"reason": f"no {parsed.target}"}
-        return self._measure_drift(parsed, model, window=window, now=at)
-
-    def _measure_drift(
-        self, parsed: ParsedRule, model: str, *, window: timedelta, now: datetime
-    ) -> tuple[float | None, dict[str, Any]]:
-        report = self.drift(model, since=window, now=now)
-        features = [c for c in report.columns if c.role == "feature"]
-        if parsed.metric == "drifted":
-            return float(sum(c.drifted for c in features)), {"drifted": list(report.drifted)}
-        if parsed.target == PREDICTION:
-            col = report.column(PREDICTION)
-            return col.psi, {"column": PREDICTION, "rows": report.rows}
-        pool = features if parsed.target == "*" else [report.column(parsed.target)]
-        attr = "psi" if parsed.metric == "psi" else "effect"
-        worst = max(pool, key=lambda c: float(getattr(c, attr)))
-        return float(getattr(worst, attr)), {"column": worst.column, "rows": report.rows}
+        return checks.measure(self, parsed, model, now=now)
 
     def check(self, *, now: datetime | None = None) -> CheckResult:
         """Evaluate every rule for every model it watches, record the evaluations, fire and
         deliver alerts. A rule that cannot be measured (no log, no labels) is recorded with no
         value and does not fire."""
-        at = now or utc_now()
-        evaluations: list[RuleEvaluation] = []
-        alerts: list[Alert] = []
-        for rule in self.store.list_rules():
-            parsed = parse_rule(rule.expression)
-            for model in self._models_for(rule):
-                try:
-                    value, detail = self.measure(parsed, model, now=at)
-                except (InvalidInputError, NotFoundError) as exc:
-                    value, detail = None, {"error": str(exc)}
-                fired = value is not None and parsed.holds(value)
-                evaluation = RuleEvaluation(new_id(), rule.id, model, at, value, fired, detail)
-                evaluations.append(evaluation)
-                if fired:
-                    assert value is not None
-                    message = f"{model}: {parsed.describe(value)} (rule {rule.expression!r})"
-                    alerts.append(self._fire(rule, evaluation, message))
-        self.store.record_check(evaluations, alerts)
-        if alerts:
-            self._record("alerts.fired", "check", {"alerts": [a.message for a in alerts]})
-        return CheckResult(tuple(evaluations), tuple(alerts))
-
-    def _fire(self, rule: Rule, evaluation: RuleEvaluation, message: str) -> Alert:
-        payload = {
-            "alert": message, "model": evaluation.model, "rule": rule.expression,
-            "rule_id": rule.id, "value": evaluation.value, "at": evaluation.at.isoformat(),
-            "detail": dict(evaluation.detail),
-        }  # fmt: skip
-        deliveries: dict[str, str] = {}
-        for channel in rule.notify:
-            if self._deliver is None:
-                deliveries[channel] = "no notifier configured"
-                continue
-            try:
-                self._deliver(channel, payload)
-                deliveries[channel] = "ok"
-            except Exception as exc:
-                deliveries[channel] = f"failed: {exc}"[:300]
-        return Alert(new_id(), rule.id, evaluation.id, evaluation.model, evaluation.at, message,
-                     deliveries)  # fmt: skip
+        return checks.run_check(self, now=now)
 
     def alerts(self, *, model: str | None = None, limit: int = 100) -> list[Alert]:
         """Fired alerts, newest first."""
@@ -480,7 +314,7 @@ class MonitorStage:
         With ``options.drifted`` empty, the features the drift test flags are used.
         """
         opts = options or FeedbackOptions()
-        version = self._model_version(model)
+        version = self.model_version(model)
         start = None if since is None else (now or utc_now()) - since
         log = self.serve.read_log(since=start, model=model)
         if log.empty:
@@ -520,32 +354,14 @@ class MonitorStage:
         Raises:
             NotFoundError: no label stage is wired, or no such model.
         """
-        labels = self._label_stage()
-        version = self._model_version(model)
-        if not version.dataset:
-            raise InvalidInputError(
-                f"{version.ref} records no training dataset", hint="register models from runs"
-            )
-        dataset = version.dataset.split("@", 1)[0]
-        name = queue or f"{model}-production"
-        chosen = self.select_feedback(model, options=options, since=since, now=now)
-        items = [
-            QueueItem(item=s.item_id, data=s.features, prelabel=s.prediction,
-                      confidence=s.confidence, provenance=s.provenance,
-                      score=None if s.confidence is None else 1.0 - s.confidence)
-            for s in chosen
-        ]  # fmt: skip
-        added = 0
-        if items:
-            added = labels.enqueue(
-                name, items, dataset=dataset,
-                description=f"production predictions of {model} chosen by flywheel monitor",
-            )  # fmt: skip
-        self._record("feedback.queued", name, {"model": model, "selected": len(chosen),
-                                               "added": added})  # fmt: skip
-        return name, chosen, added
+        return queue_feedback(self, model, queue=queue, options=options, since=since, now=now)
 
-    def _label_stage(self) -> LabelStage:
+    def label_stage(self) -> LabelStage:
+        """The wired label stage.
+
+        Raises:
+            NotFoundError: none is wired.
+        """
         if self.label is None:
             raise NotFoundError("no label stage is wired", hint="open the workspace normally")
         return self.label
@@ -572,7 +388,7 @@ class MonitorStage:
         Raises:
             NotFoundError: no champion, no label or track stage.
         """
-        labels = self._label_stage()
+        labels = self.label_stage()
         if self.track is None:
             raise NotFoundError("no track stage is wired", hint="open the workspace normally")
         name = queue or f"{model}-production"
@@ -591,7 +407,7 @@ class MonitorStage:
             raise
         detail = {"turn": turn.id, "status": turn.status, "before": turn.before,
                   "after": turn.after}  # fmt: skip
-        self._record("turn.finished", model, detail)
+        self.record_event("turn.finished", model, detail)
         return turn
 
     def turns(self, *, model: str | None = None, limit: int = 50) -> list[Turn]:
@@ -617,6 +433,7 @@ class MonitorStage:
         items.append(Deliverable("alerts", True, evidence=f"{len(fired)} fired"))
         return tuple(items)
 
-    def _record(self, kind: str, subject: str, detail: dict[str, Any]) -> None:
+    def record_event(self, kind: str, subject: str, detail: dict[str, Any]) -> None:
+        """Add an entry to the workspace activity log (when one is wired)."""
         if self._events is not None:
             self._events.record(stage="monitor", kind=kind, subject=subject, detail=detail)

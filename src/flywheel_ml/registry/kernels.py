@@ -84,9 +84,15 @@ def compile_linear(estimator: Any, *, n_features: int, seed: int = 0) -> LinearK
     """A verified :class:`LinearKernel` for ``estimator``, or None when it does not qualify.
 
     Only a fitted ``LogisticRegression`` qualifies, and only if the kernel reproduces its
-    ``predict`` exactly and its ``predict_proba`` within 1e-9 on 256 probe rows.
+    ``predict`` exactly and its ``predict_proba`` within 1e-9 on 256 probe rows. An estimator
+    fitted on a DataFrame (it has ``feature_names_in_``) is given the probe rows as a DataFrame
+    with those columns, the way the gateway would call it; the kernel then expects the columns
+    in that order, which is the version's feature order.
     """
     if type(estimator).__name__ != "LogisticRegression" or not n_features:
+        return None
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and len(names) != n_features:
         return None
     coef = getattr(estimator, "coef_", None)
     intercept = getattr(estimator, "intercept_", None)
@@ -103,10 +109,15 @@ def compile_linear(estimator: Any, *, n_features: int, seed: int = 0) -> LinearK
     rng = np.random.default_rng(seed)
     scale = float(np.abs(coef).max()) or 1.0
     probes = rng.normal(0.0, 4.0 / scale, size=(256, n_features))
+    given: Any = probes
+    if names is not None:
+        import pandas as pd  # registration only: the gateway never compiles
+
+        given = pd.DataFrame(probes, columns=[str(n) for n in names])
     try:
-        same = np.array_equal(kernel.predict(probes), estimator.predict(probes))
+        same = np.array_equal(kernel.predict(probes), estimator.predict(given))
         close = np.allclose(
-            kernel.predict_proba(probes), estimator.predict_proba(probes), rtol=1e-9, atol=1e-12
+            kernel.predict_proba(probes), estimator.predict_proba(given), rtol=1e-9, atol=1e-12
         )
     except (ValueError, TypeError, AttributeError):
         return None

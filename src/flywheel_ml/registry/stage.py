@@ -135,9 +135,11 @@ class RegistryStage:
         return version
 
     def _save_kernel(self, estimator: Any, features: Sequence[str]) -> Digest | None:
-        # Fitted on a plain array (no column names to check) and reproduced exactly on probe
-        # rows, or no kernel: the gateway then loads the estimator itself.
-        if getattr(estimator, "feature_names_in_", None) is not None:
+        # Reproduced exactly on probe rows (given as a DataFrame to a DataFrame-fitted model),
+        # or no kernel: the gateway then loads the estimator itself. A DataFrame-fitted model's
+        # features are its ``feature_names_in_``, so the kernel's column order is the version's.
+        names = getattr(estimator, "feature_names_in_", None)
+        if names is not None and tuple(str(n) for n in names) != tuple(features):
             return None
         kernel = compile_linear(estimator, n_features=len(features))
         return None if kernel is None else self.objects.put_bytes(kernel.to_bytes())

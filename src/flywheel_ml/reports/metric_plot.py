@@ -1,8 +1,9 @@
 """Metric curves as an interactive offline HTML page (plotly.js inlined) or a PNG.
 
 The HTML needs no network: plotly.js is copied from the installed ``plotly`` package into the
-page. PNG export needs ``kaleido`` and a Chrome/Chromium it can drive; without them writing a
-``.png`` raises an error that says so.
+page. PNG export (:mod:`flywheel_ml.reports.png_export`) needs ``kaleido`` and a Chrome/Chromium
+it can drive, and no network either; without them writing a ``.png`` raises an error that says
+so.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flywheel_ml.errors import InvalidInputError
+from flywheel_ml.reports.png_export import write_pngs
 from flywheel_ml.track.entities import MetricSeries
 
 
@@ -53,17 +55,7 @@ def write_metric_plot(curves: Sequence[Curve], out: Path, *, title: str) -> Path
     )
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".png":
-        try:
-            figure.write_image(str(out))
-        except Exception as exc:
-            # plotly raises ValueError/RuntimeError/ImportError variants depending on what is
-            # missing (kaleido, or a Chrome for kaleido 1.x); all mean "no PNG export here".
-            reason = next((line for line in str(exc).splitlines() if line.strip()), repr(exc))
-            raise InvalidInputError(
-                f"cannot write PNG here: {reason[:200]}",
-                hint="write .html instead (interactive, works offline); PNG needs kaleido and "
-                "a Chrome/Chromium it can start",
-            ) from exc
+        write_pngs({out: figure})
         return out
     figure.write_html(str(out), include_plotlyjs=True, full_html=True)
     return out

@@ -1,7 +1,8 @@
 """The model card: Markdown and HTML rendered from the registry's recorded facts.
 
 Written to ``docs/model-<name>-v<N>.md`` and ``.html``. Every number on it comes from a record
-(the version, its run, its newest sealed-test evaluation, the audit, the alias history).
+(the version, its run, its newest sealed-test evaluation, the audit, the alias history, and
+the 28 verdicts of its ML Test Score).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from pathlib import Path
 
 from flywheel_ml.core.ids import new_id
 from flywheel_ml.registry.card import ModelCardFacts
+from flywheel_ml.reports.readiness import ReadinessReport
 from flywheel_ml.reports.rendering import render
 
 
@@ -23,16 +25,19 @@ class ModelCard:
     html: Path
 
 
-def model_card_markdown(facts: ModelCardFacts) -> str:
-    """The model card as Markdown."""
-    return render("model_card.md.j2", f=facts, fmt=_fmt, cell=_cell)
+def model_card_markdown(facts: ModelCardFacts, *, readiness: ReadinessReport | None = None) -> str:
+    """The model card as Markdown; ``readiness`` (``ws.readiness(ref)``) adds the ML Test
+    Score section, without it the card says how to compute it."""
+    return render("model_card.md.j2", f=facts, r=readiness, fmt=_fmt, cell=_cell)
 
 
-def write_model_card(facts: ModelCardFacts, docs_dir: Path) -> ModelCard:
+def write_model_card(
+    facts: ModelCardFacts, docs_dir: Path, *, readiness: ReadinessReport | None = None
+) -> ModelCard:
     """(Re)write the card of ``facts.version`` under ``docs_dir`` as Markdown and HTML."""
     from markdown_it import MarkdownIt
 
-    markdown = model_card_markdown(facts)
+    markdown = model_card_markdown(facts, readiness=readiness)
     # Raw HTML in recorded text (a description, a reason) is shown as text, never run.
     body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
     title = f"{facts.version.ref} — model card"

@@ -1,24 +1,46 @@
-"""The tune stage's plots as offline HTML pages (plotly.js inlined, no network needed):
-a learning curve, and a study's search history, parameter importance and parallel coordinates.
-
-PNG is not written: plotly's static export needs kaleido and a Chrome it can drive, which this
-project does not depend on; the HTML pages are interactive and self-contained.
+"""The tune stage's plots: a learning curve, and a study's search history, parameter importance
+and parallel coordinates, as offline HTML pages (plotly.js inlined, no network needed) and, on
+request, PNG images (rendered offline by :mod:`flywheel_ml.reports.png_export`).
 """
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from flywheel_ml.errors import InvalidInputError
+from flywheel_ml.reports.png_export import write_pngs
 from flywheel_ml.tune.entities import LearningCurve
 
 if TYPE_CHECKING:
     import optuna
 
 
+def check_plot_file(out: Path) -> str:
+    """The plot file's kind (``.html``, ``.htm`` or ``.png``); check it before the work.
+
+    Raises:
+        InvalidInputError: any other suffix.
+    """
+    suffix = out.suffix.lower()
+    if suffix not in (".html", ".htm", ".png"):
+        raise InvalidInputError(
+            f"cannot write a plot to {out.name!r}", hint="use an .html or .png file name"
+        )
+    return suffix
+
+
 def write_learning_curve(curve: LearningCurve, out: Path) -> Path:
-    """Train and validation score against training rows, with the verdict as subtitle."""
+    """Train and validation score against training rows, with the verdict as subtitle; an
+    HTML page, or a PNG image when ``out`` ends in ``.png``.
+
+    Raises:
+        InvalidInputError: another suffix, or PNG export unavailable here.
+    """
     import plotly.graph_objects as go
+
+    suffix = check_plot_file(out)
 
     rows = [p.rows for p in curve.points]
     figure = go.Figure()
@@ -44,26 +66,37 @@ def write_learning_curve(curve: LearningCurve, out: Path) -> Path:
         yaxis_title=curve.metric,
         template="plotly_white",
     )
+    if suffix == ".png":
+        write_pngs({out: figure})
+        return out
     return _write(figure, out)
 
 
-def write_study_plots(study: optuna.Study, folder: Path) -> dict[str, Path]:
+def write_study_plots(study: optuna.Study, folder: Path, *, png: bool = False) -> dict[str, Path]:
     """``history``, ``parallel`` and (with two or more finished trials whose parameters vary)
-    ``importance`` pages for ``study`` in ``folder``."""
+    ``importance`` pages for ``study`` in ``folder``; with ``png``, also ``history.png`` ...
+    (keys ``history_png`` ...), rendered with one browser start.
+
+    Raises:
+        InvalidInputError: ``png`` asked for and PNG export unavailable here (the HTML pages
+            are written first).
+    """
     from optuna import visualization
     from optuna.trial import TrialState
 
     done = study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,))
-    written = {
-        "history": _write(visualization.plot_optimization_history(study), folder / "history.html"),
-        "parallel": _write(visualization.plot_parallel_coordinate(study), folder / "parallel.html"),
+    figures = {
+        "history": visualization.plot_optimization_history(study),
+        "parallel": visualization.plot_parallel_coordinate(study),
     }
     if len(done) >= 2:
-        try:
-            figure = visualization.plot_param_importances(study)
-        except (RuntimeError, ValueError, ZeroDivisionError):
-            return written  # every parameter constant: no importance to show
-        written["importance"] = _write(figure, folder / "importance.html")
+        # Every parameter constant: no importance to show.
+        with contextlib.suppress(RuntimeError, ValueError, ZeroDivisionError):
+            figures["importance"] = visualization.plot_param_importances(study)
+    written = {name: _write(figure, folder / f"{name}.html") for name, figure in figures.items()}
+    if png:
+        images = write_pngs({folder / f"{name}.png": figure for name, figure in figures.items()})
+        written.update({f"{path.stem}_png": path for path in images})
     return written
 
 

@@ -129,10 +129,13 @@ class EstimatorPredictor:
         self._argmax_predicts = bool(self._classes) and type(final).__name__ in _ARGMAX_OF_PROBA
         self._classes_array = None if classes is None else np.asarray(classes)
         # The estimator was fitted on a plain array: give it one (no column-name warnings).
-        self._plain = getattr(estimator, "feature_names_in_", None) is None
+        fitted_names = getattr(estimator, "feature_names_in_", None)
+        self._plain = fitted_names is None
+        # A DataFrame-fitted estimator's kernel expects its own column order.
+        in_order = fitted_names is None or tuple(str(n) for n in fitted_names) == self._features
         self.kernel = (
             compile_linear(estimator, n_features=len(self._features))
-            if compiled and self._plain
+            if compiled and in_order
             else None
         )
 

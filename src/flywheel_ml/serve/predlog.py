@@ -1,8 +1,9 @@
 """The prediction log: every answered row, appended off the request path to Parquet parts.
 
 A request only appends one :class:`LogEntry` to an in-memory buffer (a lock and a deque append).
-A background thread turns the buffer into Arrow columns, one log row per input row, and writes
-them as row groups into the open part file ``.part-<id>.parquet.tmp``. A part is closed (its
+A background thread turns the buffer into columns, one log row per input row, and writes them as
+row groups into the open part file ``.part-<id>.parquet.tmp`` (with :mod:`.logparts`: numpy and
+the standard library, so a gateway never imports pyarrow or pandas to log). A part is closed (its
 footer written, fsynced and renamed to ``part-<first ms>-<last ms>-<id>.parquet``) once it is
 ``max_part_bytes`` large or ``max_part_age_s`` old, so readers only ever see whole files. The
 buffer is bounded: when the writer falls behind by ``max_buffered_rows`` rows, new entries are
@@ -10,7 +11,8 @@ dropped and counted in :attr:`PredictionLog.dropped_rows` rather than slowing re
 growing memory without limit.
 
 Input rows and probabilities are stored as float64 bytes per row (Parquet's nested lists cost
-~20x more to write) and come back from :func:`read_predictions` as numpy arrays.
+~20x more to write) and come back from :func:`read_predictions` (which reads with pyarrow and
+returns a pandas DataFrame) as numpy arrays.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import os
 import threading
 import time
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -28,11 +31,21 @@ import numpy as np
 import numpy.typing as npt
 
 from flywheel_ml.core.ids import new_id
+from flywheel_ml.serve.logparts import (
+    BYTE_ARRAY,
+    DOUBLE,
+    INT32,
+    INT64,
+    Chunk,
+    Column,
+    PartWriter,
+    plain_texts,
+    plain_vectors,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
 LOG_COLUMNS = (
     "ts",
@@ -111,36 +124,40 @@ def _schema() -> pa.Schema:
     )
 
 
-def _vector_column(parts: list[npt.NDArray[np.float64] | None], counts: list[int]) -> pa.Array:
-    """One float64 vector per row, stored as its little-endian bytes (null where none).
+_COLUMNS = (
+    Column("ts", INT64, "timestamp_us_utc"),
+    Column("request_id", BYTE_ARRAY, "string"),
+    Column("model", BYTE_ARRAY, "string"),
+    Column("version", BYTE_ARRAY, "string"),
+    Column("key", BYTE_ARRAY, "string"),
+    Column("row", INT32),
+    Column("latency_ms", DOUBLE),
+    Column("features", BYTE_ARRAY),
+    Column("prediction", BYTE_ARRAY, "string"),
+    Column("probabilities", BYTE_ARRAY),
+    Column("shadow_version", BYTE_ARRAY, "string"),
+    Column("shadow_prediction", BYTE_ARRAY, "string"),
+    Column("baseline_version", BYTE_ARRAY, "string"),
+    Column("baseline_prediction", BYTE_ARRAY, "string"),
+)
 
-    Binary cells cost a fraction of Parquet's nested lists to write (one buffer, no repetition
-    levels), which keeps the log thread cheap at 1,000-row batches.
-    """
-    import pyarrow as pa
-
-    offsets = [np.zeros(1, dtype=np.int64)]
-    data: list[bytes] = []
-    valid: list[npt.NDArray[np.bool_]] = []
-    end = 0
-    for part, count in zip(parts, counts, strict=True):
-        if part is None:
-            offsets.append(np.full(count, end, dtype=np.int64))
-            valid.append(np.zeros(count, dtype=bool))
-            continue
-        block = np.ascontiguousarray(part, dtype="<f8").reshape(count, -1)
-        offsets.append(end + block.shape[1] * 8 * np.arange(1, count + 1, dtype=np.int64))
-        end += block.nbytes
-        data.append(block.tobytes())
-        valid.append(np.ones(count, dtype=bool))
-    mask = np.concatenate(valid) if valid else np.zeros(0, dtype=bool)
-    validity = None if mask.all() else pa.array(mask).buffers()[1]
-    return pa.LargeBinaryArray.from_buffers(
-        pa.large_binary(),
-        int(mask.size),
-        [validity, pa.py_buffer(np.concatenate(offsets)), pa.py_buffer(b"".join(data))],
-        null_count=int((~mask).sum()),
-    )
+# base64 of ``_schema().serialize()``, checked by a test: the footer names these Arrow types so
+# pyarrow reads the parts back exactly as it would have written them.
+_ARROW_SCHEMA = (
+    "/////xgDAAAQAAAAAAAKAAwABgAFAAgACgAAAAABBAAMAAAACAAIAAAABAAIAAAABAAAAA4AAACsAgAAaAIA"
+    "ADwCAAAQAgAA6AEAALABAAB0AQAARAEAABQBAADgAAAArAAAAHQAAAA8AAAABAAAAJz9//8AAAEFEAAAACQA"
+    "AAAEAAAAAAAAABMAAABiYXNlbGluZV9wcmVkaWN0aW9uANT9///Q/f//AAABBRAAAAAkAAAABAAAAAAAAAAQ"
+    "AAAAYmFzZWxpbmVfdmVyc2lvbgAAAAAI/v//BP7//wAAAQUQAAAAJAAAAAQAAAAAAAAAEQAAAHNoYWRvd19w"
+    "cmVkaWN0aW9uAAAAPP7//zj+//8AAAEFEAAAACAAAAAEAAAAAAAAAA4AAABzaGFkb3dfdmVyc2lvbgAAbP7/"
+    "/2j+//8AAAETEAAAACAAAAAEAAAAAAAAAA0AAABwcm9iYWJpbGl0aWVzAAAAnP7//5j+//8AAAEFEAAAABwA"
+    "AAAEAAAAAAAAAAoAAABwcmVkaWN0aW9uAADI/v//xP7//wAAARMQAAAAHAAAAAQAAAAAAAAACAAAAGZlYXR1"
+    "cmVzAAAAAPT+///w/v//AAABAxAAAAAkAAAABAAAAAAAAAAKAAAAbGF0ZW5jeV9tcwAAAAAGAAgABgAGAAAA"
+    "AAACACj///8AAAECEAAAABwAAAAEAAAAAAAAAAMAAAByb3cACAAMAAgABwAIAAAAAAAAASAAAABc////AAAB"
+    "BRAAAAAUAAAABAAAAAAAAAADAAAAa2V5AIT///+A////AAABBRAAAAAYAAAABAAAAAAAAAAHAAAAdmVyc2lv"
+    "bgCs////qP///wAAAQUQAAAAGAAAAAQAAAAAAAAABQAAAG1vZGVsAAAA1P///9D///8AAAEFEAAAACAAAAAE"
+    "AAAAAAAAAAoAAAByZXF1ZXN0X2lkAAAEAAQABAAAABAAFAAIAAYABwAMAAAAEAAQAAAAAAABChAAAAAcAAAA"
+    "BAAAAAAAAAACAAAAdHMAAAgADAAGAAgACAAAAAAAAgAEAAAAAwAAAFVUQwA="
+)
 
 
 def _decode_vectors(column: pa.ChunkedArray) -> list[Any]:
@@ -150,46 +167,61 @@ def _decode_vectors(column: pa.ChunkedArray) -> list[Any]:
     ]
 
 
-def _text_column(parts: list[npt.NDArray[Any] | None], counts: list[int]) -> pa.Array:
-    import pyarrow as pa
+def _mask(flags: list[bool], counts: list[int]) -> npt.NDArray[np.bool_] | None:
+    return None if all(flags) else np.repeat(np.asarray(flags, dtype=bool), counts)
 
-    chunks = [
-        np.full(c, None, dtype=object) if p is None else np.asarray(p).astype(str).astype(object)
+
+def _per_request(values: list[str | None], counts: list[int]) -> Chunk:
+    """A text column holding one value per request, repeated for each of its rows."""
+    cells = []
+    for value, count in zip(values, counts, strict=True):
+        if value is not None:
+            data = value.encode()
+            cells.append((len(data).to_bytes(4, "little") + data) * count)
+    return Chunk(cells, _mask([v is not None for v in values], counts))
+
+
+def _per_row_text(parts: list[npt.NDArray[Any] | None], counts: list[int]) -> Chunk:
+    """A text column holding one value per row (answers as their ``str``)."""
+    texts = [np.asarray(p).astype(str).reshape(-1) for p in parts if p is not None]
+    values = [plain_texts(np.concatenate(texts))] if texts else []
+    return Chunk(values, _mask([p is not None for p in parts], counts))
+
+
+def _per_row_vectors(parts: list[npt.NDArray[np.float64] | None], counts: list[int]) -> Chunk:
+    """One float64 vector per row, stored as its little-endian bytes (null where none).
+
+    Binary cells cost a fraction of Parquet's nested lists to write (one buffer, no repetition
+    levels), which keeps the log thread cheap at 1,000-row batches.
+    """
+    blocks = [
+        plain_vectors(np.asarray(p, dtype=np.float64).reshape(c, -1))
         for p, c in zip(parts, counts, strict=True)
+        if p is not None
     ]
-    return pa.array(np.concatenate(chunks) if chunks else [], type=pa.string())
+    return Chunk(blocks, _mask([p is not None for p in parts], counts))
 
 
-def entries_to_table(entries: list[LogEntry]) -> pa.Table:
-    """The log rows of ``entries`` (one per input row) as an Arrow table of the log schema."""
-    import pyarrow as pa
-
+def encode_entries(entries: list[LogEntry]) -> Iterator[Chunk]:
+    """The log rows of ``entries`` (one per input row) as column chunks of :data:`_COLUMNS`,
+    made one column at a time as the writer takes them."""
     counts = [len(e.predictions) for e in entries]
-
-    def repeat(values: list[Any]) -> npt.NDArray[Any]:
-        return np.repeat(np.asarray(values, dtype=object), counts)
-
-    ts = np.repeat(np.asarray([e.at for e in entries]) * 1e6, counts).astype("int64")
-    rows = np.concatenate([np.arange(c, dtype=np.int32) for c in counts] or [np.zeros(0, np.int32)])
-    columns = {
-        "ts": pa.array(ts, type=pa.timestamp("us", tz="UTC")),
-        "request_id": pa.array(repeat([e.request_id for e in entries]), type=pa.string()),
-        "model": pa.array(repeat([e.model for e in entries]), type=pa.string()),
-        "version": pa.array(repeat([e.version for e in entries]), type=pa.string()),
-        "key": pa.array(repeat([e.key for e in entries]), type=pa.string()),
-        "row": pa.array(rows, type=pa.int32()),
-        "latency_ms": pa.array(np.repeat([e.latency_ms for e in entries], counts)),
-        "features": _vector_column([e.inputs for e in entries], counts),
-        "prediction": _text_column([e.predictions for e in entries], counts),
-        "probabilities": _vector_column([e.probabilities for e in entries], counts),
-        "shadow_version": pa.array(repeat([e.shadow_version for e in entries]), type=pa.string()),
-        "shadow_prediction": _text_column([e.shadow_predictions for e in entries], counts),
-        "baseline_version": pa.array(
-            repeat([e.baseline_version for e in entries]), type=pa.string()
-        ),
-        "baseline_prediction": _text_column([e.baseline_predictions for e in entries], counts),
-    }
-    return pa.table(columns, schema=_schema())
+    ts = np.repeat(np.asarray([e.at for e in entries]) * 1e6, counts).astype("<i8")
+    yield Chunk([ts.tobytes()])
+    yield _per_request([e.request_id for e in entries], counts)
+    yield _per_request([e.model for e in entries], counts)
+    yield _per_request([e.version for e in entries], counts)
+    yield _per_request([e.key for e in entries], counts)
+    rows = np.concatenate([np.arange(c, dtype="<i4") for c in counts] or [np.zeros(0, "<i4")])
+    yield Chunk([rows.tobytes()])
+    yield Chunk([np.repeat(np.asarray([e.latency_ms for e in entries], "<f8"), counts).tobytes()])
+    yield _per_row_vectors([e.inputs for e in entries], counts)
+    yield _per_row_text([e.predictions for e in entries], counts)
+    yield _per_row_vectors([e.probabilities for e in entries], counts)
+    yield _per_request([e.shadow_version for e in entries], counts)
+    yield _per_row_text([e.shadow_predictions for e in entries], counts)
+    yield _per_request([e.baseline_version for e in entries], counts)
+    yield _per_row_text([e.baseline_predictions for e in entries], counts)
 
 
 class PredictionLog:
@@ -200,6 +232,8 @@ class PredictionLog:
         max_part_bytes: close a part once its file is this large.
         max_part_age_s: close a part once it is this old (so readers see rows this soon).
         flush_interval_s: how often the thread writes what is buffered.
+        flush_rows: write as soon as this many rows wait, rather than at the next interval
+            (1,000-row batches would otherwise pile up tens of megabytes between flushes).
         max_buffered_rows: rows that may wait in memory; beyond it entries are dropped.
     """
 
@@ -210,12 +244,14 @@ class PredictionLog:
         max_part_bytes: int = 64 << 20,
         max_part_age_s: float = 10.0,
         flush_interval_s: float = 0.25,
+        flush_rows: int = 8192,
         max_buffered_rows: int = 100_000,
     ) -> None:
         self.directory = directory
         self.max_part_bytes = max_part_bytes
         self.max_part_age_s = max_part_age_s
         self.flush_interval_s = flush_interval_s
+        self.flush_rows = flush_rows
         self.max_buffered_rows = max_buffered_rows
         self.dropped_rows = 0
         self.written_rows = 0
@@ -224,8 +260,7 @@ class PredictionLog:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._stopping = False
-        self._writer: pq.ParquetWriter | None = None
-        self._part_path: Path | None = None
+        self._writer: PartWriter | None = None
         self._part_id = ""
         self._part_opened = 0.0
         self._part_first_ms = 0
@@ -242,6 +277,9 @@ class PredictionLog:
                 return False
             self._buffer.append(entry)
             self._buffered_rows += rows
+            due = self._buffered_rows >= self.flush_rows
+        if due and not self._wake.is_set():
+            self._wake.set()
         return True
 
     @property
@@ -276,36 +314,31 @@ class PredictionLog:
                 return
 
     def _part_due(self) -> bool:
-        assert self._part_path is not None
+        assert self._writer is not None
         old = time.monotonic() - self._part_opened >= self.max_part_age_s
-        return old or self._part_path.stat().st_size >= self.max_part_bytes
+        return old or self._writer.size >= self.max_part_bytes
 
     def _write(self, entries: list[LogEntry]) -> None:
-        import pyarrow.parquet as pq
-
-        table = entries_to_table(entries)
+        rows = sum(len(e.predictions) for e in entries)
         if self._writer is None:
             self.directory.mkdir(parents=True, exist_ok=True)
             self._part_id = new_id()
-            self._part_path = self.directory / f".part-{self._part_id}.parquet.tmp"
-            self._writer = pq.ParquetWriter(self._part_path, table.schema, compression="snappy")
+            path = self.directory / f".part-{self._part_id}.parquet.tmp"
+            self._writer = PartWriter(path, _COLUMNS, metadata={"ARROW:schema": _ARROW_SCHEMA})
             self._part_opened = time.monotonic()
             self._part_first_ms = int(entries[0].at * 1000)
-        self._writer.write_table(table)
+        self._writer.write(encode_entries(entries), rows)
         self._part_last_ms = max(self._part_last_ms, int(entries[-1].at * 1000) + 1)
-        self.written_rows += table.num_rows
+        self.written_rows += rows
 
     def _close_part(self) -> None:
-        assert self._writer is not None and self._part_path is not None
-        self._writer.close()
-        with open(self._part_path, "rb") as handle:
-            os.fsync(handle.fileno())
+        assert self._writer is not None
+        self._writer.close()  # footer written and fsynced
         final = self.directory / (
             f"part-{self._part_first_ms:013d}-{self._part_last_ms:013d}-{self._part_id}.parquet"
         )
-        os.replace(self._part_path, final)
+        os.replace(self._writer.path, final)
         self._writer = None
-        self._part_path = None
         self._part_last_ms = 0
 
 

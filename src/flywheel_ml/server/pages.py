@@ -113,8 +113,15 @@ def query_int(request: Request, name: str, default: int, *, lo: int = 0, hi: int
 
 
 def query_text(request: Request, name: str, default: str = "", *, limit: int = 2000) -> str:
-    """A text query parameter, stripped and cut to ``limit`` characters."""
-    return request.query_params.get(name, default).strip()[:limit]
+    """A text query parameter, stripped and cut to ``limit`` characters.
+
+    Raises:
+        InvalidInputError: the value holds a NUL byte (PostgreSQL refuses them in text).
+    """
+    value = request.query_params.get(name, default)
+    if "\x00" in value:
+        raise InvalidInputError(f"query parameter {name} holds a NUL byte", hint="remove it")
+    return value.strip()[:limit]
 
 
 # -- rendering -----------------------------------------------------------------------------------
@@ -227,9 +234,14 @@ async def read_form(request: Request) -> dict[str, str]:
             ) from None
         if not isinstance(doc, dict):
             raise InvalidInputError("the body must be a JSON object", hint='e.g. {"reason": ""}')
-        return {str(k): "" if v is None else str(v) for k, v in doc.items()}
-    fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
-    return {k: v[-1] for k, v in fields.items()}
+        found = {str(k): "" if v is None else str(v) for k, v in doc.items()}
+    else:
+        fields = parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+        found = {k: v[-1] for k, v in fields.items()}
+    if any("\x00" in k or "\x00" in v for k, v in found.items()):
+        # No field is ever meant to hold one, and PostgreSQL refuses NUL in text.
+        raise InvalidInputError("a field of the body holds a NUL byte", hint="remove it")
+    return found
 
 
 def require_write(request: Request, form: Mapping[str, str] | None = None) -> str:

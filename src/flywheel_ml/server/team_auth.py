@@ -22,6 +22,7 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import IO, Any
+from urllib.parse import unquote_to_bytes
 
 import orjson
 from starlette.concurrency import run_in_threadpool
@@ -137,8 +138,10 @@ class TeamGate:
 
         try:
             path = str(scope.get("path", ""))
-            if "\x00" in path or len(path) > _MAX_PATH:
-                # Never a valid name, and PostgreSQL refuses NUL in text: stop it at the door.
+            query = unquote_to_bytes(bytes(scope.get("query_string", b"")))
+            if "\x00" in path or b"\x00" in query or len(path) > _MAX_PATH:
+                # Never a valid name or value, and PostgreSQL refuses NUL in text (a query
+                # would fail with 500): stop it at the door.
                 await _refuse(scope, receive, watched, _bad_path())
                 return
             if template is not None and is_public(method, template):
@@ -215,7 +218,7 @@ class TeamGate:
 
 def _bad_path() -> FlywheelError:
     return FlywheelError(
-        f"the path holds a NUL byte or is longer than {_MAX_PATH} characters",
+        f"the path or query holds a NUL byte, or the path is longer than {_MAX_PATH} characters",
         hint="names are letters, digits and . _ - @",
     )
 

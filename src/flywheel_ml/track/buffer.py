@@ -115,6 +115,24 @@ class MetricBuffer:
                 if self._count >= self._capacity:
                     self._wait_for_room()
 
+    def append_many(self, points: Sequence[tuple[SeriesKey, int, float]], at: float) -> None:
+        """Queue one point for each ``(series, step, value)``, all logged at time ``at``, under
+        one lock (``log_metrics`` of a dict)."""
+        with self._lock:
+            pending = self._pending
+            for series, step, value in points:
+                columns = pending.get(series)
+                if columns is None:
+                    columns = pending[series] = ([], [], [])
+                columns[0].append(step)
+                columns[1].append(value)
+                columns[2].append(at)
+            self._count += len(points)
+            if self._count >= self._batch_size:
+                self._wake.notify()
+                if self._count >= self._capacity:
+                    self._wait_for_room()
+
     def _wait_for_room(self) -> None:
         # Called with the lock held; the flusher swaps the list out and notifies _room.
         while self._count >= self._capacity and not self._closed:

@@ -1,27 +1,29 @@
 """Lineage facts of the running process, computed once per process and reused by every run.
 
-Listing installed distributions and asking git for the commit and the diff take tens of
-milliseconds; a process that starts 1,000 runs pays for them once (the cache is keyed by the
-working folder, since git answers for the folder).
+Listing installed distributions takes tens of milliseconds and asking git for the commit and
+the diff ~15 ms; a process that starts 1,000 runs pays for the package list once, and asks git
+again only when a tracked file, the index or ``HEAD`` changed (see
+:mod:`flywheel_ml.track.git_state`), so every run still records the code as it was when it
+started. The cache is keyed by the working folder, since git answers for the folder.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 import platform
 import socket
-import subprocess
 import sys
+import threading
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-from flywheel_ml.core.digests import digest_bytes
+from flywheel_ml.core.digests import Digest, digest_bytes
 from flywheel_ml.core.identity import current_actor
 from flywheel_ml.track.entities import Lineage
-
-_GIT_TIMEOUT_S = 10
+from flywheel_ml.track.git_state import GitState, GitWatch
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,27 +41,82 @@ class ProcessFacts:
     packages: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class _Static:
+    python: str
+    host: str
+    packages: bytes
+    packages_digest: Digest
+
+
+_LOCK = threading.Lock()
+_WATCHES: dict[tuple[int, str], GitWatch] = {}
+_LAST: dict[str, tuple[GitState, str, tuple[str, ...], ProcessFacts]] = {}
+_IDENTITY: dict[int, str] = {}
+
+
 def process_facts(cwd: str | None = None) -> ProcessFacts:
-    """The lineage of this process for the working folder ``cwd`` (default: the current one)."""
-    return _facts_for(os.path.abspath(cwd or os.getcwd()))
+    """The lineage of this process for the working folder ``cwd`` (default: the current one).
+
+    Git is asked again only when something it answers from changed since it was last asked.
+    """
+    folder = os.path.abspath(cwd or os.getcwd())
+    git = git_watch(folder).state()
+    user = current_actor()
+    command = tuple(sys.argv)
+    last = _LAST.get(folder)
+    if last is not None and last[0] is git and last[1] == user and last[2] == command:
+        return last[3]
+    static = _static_facts()
+    facts = ProcessFacts(
+        lineage=Lineage(
+            git_commit=git.commit,
+            git_dirty=bool(git.diff),
+            diff_digest=git.diff_digest,
+            python=static.python,
+            packages_digest=static.packages_digest,
+            host=static.host,
+            user=user,
+            command=command,
+            cwd=folder,
+        ),
+        diff=git.diff,
+        packages=static.packages,
+    )
+    _LAST[folder] = (git, user, command, facts)
+    return facts
+
+
+def with_run_facts(
+    lineage: Lineage, *, seed: int | None, command: tuple[str, ...] | None
+) -> Lineage:
+    """``lineage`` with a run's own seed and command line (itself when neither differs)."""
+    if seed == lineage.seed and (command is None or command == lineage.command):
+        return lineage
+    return dataclasses.replace(
+        lineage, seed=seed, command=lineage.command if command is None else command
+    )
+
+
+def git_watch(folder: str) -> GitWatch:
+    """This process's :class:`GitWatch` of ``folder`` (an absolute path)."""
+    key = (os.getpid(), folder)
+    watch = _WATCHES.get(key)
+    if watch is None:
+        with _LOCK:
+            watch = _WATCHES.setdefault(key, GitWatch(folder))
+    return watch
 
 
 @functools.cache
-def _facts_for(cwd: str) -> ProcessFacts:
-    commit, diff = _git_state(cwd)
+def _static_facts() -> _Static:
     packages = installed_packages()
-    lineage = Lineage(
-        git_commit=commit,
-        git_dirty=bool(diff),
-        diff_digest=digest_bytes(diff) if diff else "",
+    return _Static(
         python=platform.python_version(),
-        packages_digest=digest_bytes(packages),
         host=socket.gethostname(),
-        user=current_actor(),
-        command=tuple(sys.argv),
-        cwd=cwd,
+        packages=packages,
+        packages_digest=digest_bytes(packages),
     )
-    return ProcessFacts(lineage=lineage, diff=diff, packages=packages)
 
 
 def installed_packages() -> bytes:
@@ -72,39 +129,17 @@ def installed_packages() -> bytes:
     return ("\n".join(sorted(lines)) + "\n").encode()
 
 
-def _git_state(cwd: str) -> tuple[str, bytes]:
-    env = {**os.environ, "GIT_OPTIONAL_LOCKS": "0", "LC_ALL": "C"}
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=cwd,
-            capture_output=True,
-            env=env,
-            timeout=_GIT_TIMEOUT_S,
-            check=False,
-        )
-        if head.returncode != 0:
-            return "", b""
-        diff = subprocess.run(
-            ["git", "diff", "HEAD", "--binary"],
-            cwd=cwd,
-            capture_output=True,
-            env=env,
-            timeout=_GIT_TIMEOUT_S,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        # No git installed, or a repository too slow to answer: the run is recorded without it.
-        return "", b""
-    return head.stdout.decode().strip(), diff.stdout if diff.returncode == 0 else b""
-
-
 def process_identity(pid: int | None = None) -> str:
     """``pid:start`` where start is the process's start time in clock ticks since boot.
 
     The start time tells a live process from a later one that reused the pid.
     """
-    pid = os.getpid() if pid is None else pid
+    if pid is None:
+        pid = os.getpid()
+        mine = _IDENTITY.get(pid)  # keyed by pid: a forked child gets its own
+        if mine is None:
+            mine = _IDENTITY[pid] = f"{pid}:{_start_ticks(pid) or 0}"
+        return mine
     return f"{pid}:{_start_ticks(pid) or 0}"
 
 

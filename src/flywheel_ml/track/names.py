@@ -13,6 +13,8 @@ import json
 import math
 import re
 from collections.abc import Mapping
+from json.encoder import encode_basestring_ascii as _json_string
+from typing import NoReturn
 
 from flywheel_ml.errors import InvalidInputError
 from flywheel_ml.track.entities import ParamValue
@@ -51,6 +53,16 @@ def param_text(key: str, value: object) -> tuple[str, float | None]:
             non-finite float.
     """
     num: float | None = None
+    if type(value) is str:
+        # The common case (values from a command line or a config): no json.dumps call.
+        text = _json_string(value)
+        if len(text) > MAX_PARAM_CHARS:
+            _too_long(key, text)
+        try:
+            parsed = float(value)
+        except ValueError:
+            return text, None
+        return text, parsed if math.isfinite(parsed) else None
     if isinstance(value, bool):
         num = float(value)
         scalar: ParamValue = value
@@ -77,11 +89,15 @@ def param_text(key: str, value: object) -> tuple[str, float | None]:
             num = scalar
     text = json.dumps(scalar)
     if len(text) > MAX_PARAM_CHARS:
-        raise InvalidInputError(
-            f"parameter {key!r} is {len(text):,} characters long (limit {MAX_PARAM_CHARS:,})",
-            hint="log large values as a file with run.log_artifact(path) instead",
-        )
+        _too_long(key, text)
     return text, num
+
+
+def _too_long(key: str, text: str) -> NoReturn:
+    raise InvalidInputError(
+        f"parameter {key!r} is {len(text):,} characters long (limit {MAX_PARAM_CHARS:,})",
+        hint="log large values as a file with run.log_artifact(path) instead",
+    )
 
 
 def _json_or_str(value: object) -> str:

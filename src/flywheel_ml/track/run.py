@@ -88,9 +88,7 @@ class ActiveRun:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise InvalidInputError(
-                f"metric {key!r} got {value!r}, not a number", hint="log floats or ints"
-            ) from None
+            number = _as_number(key, value)  # raises the error that says what is wrong
         if number - number != 0.0:  # NaN or ±inf, without a function call
             if self._skip_nonfinite:
                 self._skipped += 1
@@ -117,7 +115,7 @@ class ActiveRun:
         for key, value in metrics.items():
             if key not in self._keys:
                 self._first_use(key)
-            number = float(value)
+            number = _as_number(key, value)
             if not math.isfinite(number):
                 if self._skip_nonfinite:
                     self._skipped += 1
@@ -127,11 +125,16 @@ class ActiveRun:
                     hint="record divergence as a tag or start the run with skip_nonfinite=True",
                 )
             checked.append((key, number))
-        now = time.time()
+        points = []
+        next_step, series_of = self._next_step, self._series
         for key, number in checked:
-            at = self._next_step.get(key, 0) if step is None else step
-            self._next_step[key] = at + 1
-            self._buffer.extend((self.id, key), (at,), (number,), now)
+            at = next_step.get(key, 0) if step is None else step
+            next_step[key] = at + 1
+            series = series_of.get(key)
+            if series is None:
+                series = series_of[key] = (self.id, key)
+            points.append((series, at, number))
+        self._buffer.append_many(points, time.time())
 
     def log_batch(
         self, key: str, values: Sequence[float], *, steps: Sequence[int] | None = None
@@ -223,14 +226,7 @@ class ActiveRun:
             raise InvalidInputError(
                 f"seed must be an integer in [0, 2**32), not {seed!r}", hint="e.g. 42"
             )
-        random.seed(seed)
-        os.environ["PYTHONHASHSEED"] = str(seed)
-        numpy = sys.modules.get("numpy")
-        if numpy is not None:
-            numpy.random.seed(seed)
-        torch = sys.modules.get("torch")
-        if torch is not None:
-            torch.manual_seed(seed)
+        seed_generators(seed)
         self._sessions.store.update_run(self.id, seed=seed)
         return seed
 
@@ -355,6 +351,28 @@ class ActiveRun:
 
     def __repr__(self) -> str:
         return f"ActiveRun(id={self.id!r}, name={self.name!r})"
+
+
+def _as_number(key: str, value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidInputError(
+            f"metric {key!r} got {value!r}, not a number", hint="log floats or ints"
+        ) from None
+
+
+def seed_generators(seed: int) -> None:
+    """Seed Python's ``random``, numpy and torch (when imported); set ``PYTHONHASHSEED`` for
+    child processes. Records nothing (``seed`` must already be checked)."""
+    random.seed(seed)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        numpy.random.seed(seed)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.manual_seed(seed)
 
 
 def _artifact_name(name: str) -> str:

@@ -9,7 +9,6 @@ runs are marked ``crashed`` by ``TrackStage.reap_crashed`` (its pid is gone).
 from __future__ import annotations
 
 import atexit
-import dataclasses
 import os
 import re
 import sys
@@ -21,15 +20,15 @@ from types import TracebackType
 from typing import Any
 
 from flywheel_ml.core.clock import utc_now
-from flywheel_ml.core.digests import Digest, digest_bytes
+from flywheel_ml.core.digests import Digest
 from flywheel_ml.core.ids import new_id
 from flywheel_ml.core.objects import ObjectStore
 from flywheel_ml.errors import ConflictError, InvalidInputError, NotFoundError
 from flywheel_ml.track.buffer import MetricBuffer
 from flywheel_ml.track.entities import Artifact, NewRun
-from flywheel_ml.track.lineage import process_facts, process_identity
+from flywheel_ml.track.lineage import process_facts, process_identity, with_run_facts
 from flywheel_ml.track.names import check_params, check_run_name, check_tags
-from flywheel_ml.track.run import ActiveRun
+from flywheel_ml.track.run import ActiveRun, seed_generators
 from flywheel_ml.track.store import TrackStore
 
 RUN_ID_ENV = "FLYWHEEL_RUN_ID"
@@ -94,12 +93,14 @@ class RunSessions:
                 self.store.update_run(
                     handle.id, params=checked_params, tags=checked_tags, datasets=resolved
                 )
-        else:
-            handle = self._create(
-                name, checked_params, checked_tags, resolved, seed, command, skip_nonfinite
-            )
+            if seed is not None:
+                handle.seed_everything(seed)
+            return handle
+        handle = self._create(
+            name, checked_params, checked_tags, resolved, seed, command, skip_nonfinite
+        )
         if seed is not None:
-            handle.seed_everything(seed)
+            seed_generators(seed)  # the seed is in the new run's lineage already
         return handle
 
     def _create(
@@ -115,15 +116,19 @@ class RunSessions:
         run_id = new_id()
         run_name = check_run_name(name) if name is not None else f"run-{run_id[-8:]}"
         facts = process_facts()
-        lineage = dataclasses.replace(
-            facts.lineage,
-            seed=seed,
-            command=tuple(command) if command is not None else facts.lineage.command,
+        lineage = with_run_facts(
+            facts.lineage, seed=seed, command=None if command is None else tuple(command)
         )
         now = utc_now()
-        artifacts = [self._lineage_artifact("lineage/packages.txt", facts.packages, now)]
+        artifacts = [
+            self._lineage_artifact(
+                "lineage/packages.txt", facts.packages, lineage.packages_digest, now
+            )
+        ]
         if facts.diff:
-            artifacts.append(self._lineage_artifact("lineage/git.diff", facts.diff, now))
+            artifacts.append(
+                self._lineage_artifact("lineage/git.diff", facts.diff, lineage.diff_digest, now)
+            )
         buffer = self._ensure_buffer()
         self.store.create_run(
             NewRun(
@@ -170,12 +175,14 @@ class RunSessions:
             )
         )
 
-    def _lineage_artifact(self, name: str, data: bytes, now: datetime) -> Artifact:
-        digest = digest_bytes(data)
-        if digest not in self._stored:
+    def _lineage_artifact(self, name: str, data: bytes, digest: str, now: datetime) -> Artifact:
+        # ``digest`` is the one lineage computed for ``data``: the bytes are hashed once per
+        # process, and stored once per workspace.
+        known = Digest(digest)
+        if known not in self._stored:
             self.objects.put_bytes(data)
-            self._stored.add(digest)
-        return Artifact(name=name, kind="lineage", digest=digest, size=len(data), created_at=now)
+            self._stored.add(known)
+        return Artifact(name=name, kind="lineage", digest=known, size=len(data), created_at=now)
 
     def _ensure_buffer(self) -> MetricBuffer:
         with self._lock:

@@ -18,7 +18,13 @@ from flywheel_ml.core.objects import ObjectStore
 from flywheel_ml.errors import ConflictError, InvalidInputError, NotFoundError
 from flywheel_ml.plan.entities import ProjectPage
 from flywheel_ml.track.entities import Artifact, Comparison, LeaderboardEntry, MetricSeries, Run
-from flywheel_ml.track.leaderboard import compare_runs, rank_runs
+from flywheel_ml.track.leaderboard import (
+    Ranking,
+    compare_runs,
+    leaderboard_entry,
+    page_keys,
+    rank_values,
+)
 from flywheel_ml.track.lineage import process_alive, this_host
 from flywheel_ml.track.models import load_model, load_state
 from flywheel_ml.track.query import RunQuery, parse_query
@@ -32,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = ["RUN_ID_ENV", "TrackStage"]
 
 _STALE_AFTER_S = 120.0
+_RANKINGS_KEPT = 8
 
 
 class TrackStage:
@@ -58,6 +65,7 @@ class TrackStage:
         self.store = store
         self.objects = objects
         self._page = page
+        self._rankings: dict[tuple[object, ...], Ranking] = {}
         self.sessions = RunSessions(
             store, objects=objects, resolve_dataset=resolve_dataset, buffer_options=buffer_options
         )
@@ -277,20 +285,15 @@ class TrackStage:
             raise InvalidInputError("compare needs at least two runs", hint="give two run ids")
         return compare_runs([self.get_run(r) for r in run_ids], differing_only=differing_only)
 
-    def leaderboard(
-        self,
-        where: str | None = None,
-        *,
-        metric_prefix: str | None = None,
-        limit: int | None = None,
-    ) -> list[LeaderboardEntry]:
-        """Runs ranked by the project objective; those that meet every constraint first.
+    def ranking(self, where: str | None = None, *, metric_prefix: str | None = None) -> Ranking:
+        """Every run matching ``where`` ranked by the project objective (see
+        :func:`flywheel_ml.track.leaderboard.rank_values`), without building the runs.
 
-        The objective and constraints come from the project page. A metric ``m`` is looked up
-        in a run as ``<metric_prefix>m``; without a prefix as ``m``, then ``val_m``.
+        The result is kept until the store's change token moves (any write, by any process),
+        so a repeated view costs one small query; stores without a token rank every time.
 
         Raises:
-            InvalidInputError: the project page has no objective.
+            InvalidInputError: the project page has no objective, or a malformed filter.
         """
         page = self._page()
         if page.objective is None:
@@ -298,9 +301,55 @@ class TrackStage:
                 "the project page has no objective to rank runs by",
                 hint="set one with `flywheel plan set --objective 'accuracy max'`",
             )
-        runs = self.list_runs(where)
-        ranked = rank_runs(runs, page, metric_prefix=metric_prefix)
-        return ranked if limit is None else ranked[:limit]
+        query = parse_query(where)
+        self.reap_crashed()
+        token = self.store.change_token()
+        key = (token, where, metric_prefix, page.objective, page.constraints)
+        cached = self._rankings.get(key) if token is not None else None
+        if cached is not None:
+            return cached
+        wanted = sorted(
+            {k for ks in page_keys(page, metric_prefix=metric_prefix).values() for k in ks}
+        )
+        ranking = rank_values(
+            self.store.ranking_values(query, wanted), page, metric_prefix=metric_prefix
+        )
+        if token is not None:
+            if len(self._rankings) >= _RANKINGS_KEPT:
+                self._rankings.clear()  # older tokens are dead anyway
+            self._rankings[key] = ranking
+        return ranking
+
+    def leaderboard(
+        self,
+        where: str | None = None,
+        *,
+        metric_prefix: str | None = None,
+        limit: int | None = None,
+        ranking: Ranking | None = None,
+    ) -> list[LeaderboardEntry]:
+        """Runs ranked by the project objective; those that meet every constraint first.
+
+        The objective and constraints come from the project page. A metric ``m`` is looked up
+        in a run as ``<metric_prefix>m``; without a prefix as ``m``, then ``val_m``. Only the
+        ``limit`` runs returned are built, so ranking 10,000 runs for a top 20 stays cheap.
+
+        Args:
+            ranking: an already computed :meth:`ranking` of the same arguments, to reuse.
+
+        Raises:
+            InvalidInputError: the project page has no objective, or a malformed filter.
+        """
+        if ranking is None:
+            ranking = self.ranking(where, metric_prefix=metric_prefix)
+        shown = ranking.ranked if limit is None else ranking.ranked[:limit]
+        runs = self.store.get_runs([run_id for run_id, _found in shown])
+        page = self._page()
+        return [
+            leaderboard_entry(rank, runs[run_id], found, page)
+            for rank, (run_id, found) in enumerate(shown, start=1)
+            if run_id in runs  # deleted between the two reads: left out, not an error
+        ]
 
     # -- housekeeping --------------------------------------------------------------------------
 

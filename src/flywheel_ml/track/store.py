@@ -71,6 +71,27 @@ class TrackStore(Protocol):
         """How many runs match ``query`` (ignoring its window)."""
         ...
 
+    def ranking_values(
+        self, query: RunQuery, keys: Sequence[str]
+    ) -> list[tuple[str, str, dict[str, float]]]:
+        """``(run id, start key, {key: latest value})`` of every run matching ``query``'s
+        filter (its order and window ignored), newest first as :meth:`list_runs` orders them.
+
+        Only ``keys`` are read (a run without any of them gets an empty dict), so ranking many
+        runs never builds them. The start key is any string that sorts like the start time.
+        """
+        ...
+
+    def get_runs(self, run_ids: Sequence[str]) -> dict[str, Run]:
+        """The runs with these exact ids, built in full (unknown ids are left out)."""
+        ...
+
+    def change_token(self) -> object | None:
+        """A cheap value that changes whenever anything is written (by any process), for
+        caching what is computed from the runs; None when the store cannot tell (no caching).
+        """
+        ...
+
     def metric_series(self, run_id: str, key: str) -> MetricSeries:
         """Every point of one metric, in step order (empty when never logged)."""
         ...

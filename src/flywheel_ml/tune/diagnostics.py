@@ -10,8 +10,16 @@ mismatch is validation minus train-dev error. The largest gap says what to work 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
-from flywheel_ml.tune.entities import CurvePoint, Gap
+from flywheel_ml.errors import NotFoundError
+from flywheel_ml.track.entities import Run
+from flywheel_ml.tune.baselines import LABEL_AGREEMENT, agreement_reference, human_run
+from flywheel_ml.tune.entities import CurvePoint, Diagnosis, Gap
+from flywheel_ml.tune.training import SCORES, check_metric
+
+if TYPE_CHECKING:
+    from flywheel_ml.tune.stage import TuneStage
 
 REMEDIES: dict[str, tuple[str, ...]] = {
     "avoidable_bias": (
@@ -104,3 +112,81 @@ def curve_verdict(
         "not help; the model is limited by bias — use a bigger model or better features",
         False,
     )
+
+
+def diagnose(
+    tune: TuneStage,
+    run_id: str,
+    *,
+    metric: str | None = None,
+    human: float | None = None,
+    tolerance: float = 0.01,
+) -> Diagnosis:
+    """The bias/variance diagnosis of a run; the contract is :meth:`TuneStage.diagnose`'s."""
+    run = tune.track.get_run(run_id)
+    chosen = metric or _default_metric(tune, run)
+    check_metric(chosen)
+    needed = (f"train_{chosen}", f"val_{chosen}")
+    missing = [k for k in needed if k not in run.metrics]
+    if missing:
+        raise NotFoundError(
+            f"run {run.short_id} has no {', '.join(missing)}",
+            hint="diagnose a run trained with `flywheel train` (or one that logged "
+            "train_/val_ scores); pick the metric with --metric",
+        )
+    notes: list[str] = []
+    if human is not None:
+        human_error, source = error_of(chosen, human), "given"
+    else:
+        found = human_run(tune, chosen)
+        agreed = None if found is not None else agreement_reference(tune, run, chosen)
+        if found is not None:
+            human_error = error_of(chosen, found.metrics[f"val_{chosen}"])
+            source = f"human baseline {found.short_id}"
+            if found.tags.get("source") == LABEL_AGREEMENT:
+                source += f" (label agreement of {found.tags.get('agreement_dataset', '?')})"
+        elif agreed is not None:
+            human_error, source = error_of(chosen, agreed[0]), agreed[1]
+        else:
+            human_error, source = 0.0, "none recorded (0 error assumed)"
+            notes.append(
+                "no human baseline: avoidable bias is measured against perfection; record "
+                "one with `flywheel baseline human --value ...` (or --from-labels)"
+            )
+    train_error = error_of(chosen, run.metrics[needed[0]])
+    val_error = error_of(chosen, run.metrics[needed[1]])
+    dev_key = f"train_dev_{chosen}"
+    dev_error = error_of(chosen, run.metrics[dev_key]) if dev_key in run.metrics else None
+    if dev_error is None:
+        notes.append("no train-dev score: variance and data mismatch are not separated")
+    gaps, dominant = decompose(
+        human_error=human_error,
+        train_error=train_error,
+        val_error=val_error,
+        train_dev_error=dev_error,
+        tolerance=tolerance,
+    )
+    return Diagnosis(
+        run_id=run.id,
+        metric=chosen,
+        human_error=human_error,
+        human_source=source,
+        train_error=train_error,
+        val_error=val_error,
+        train_dev_error=dev_error,
+        gaps=gaps,
+        dominant=dominant,
+        remedies=REMEDIES[dominant],
+        tolerance=tolerance,
+        notes=tuple(notes),
+    )
+
+
+def _default_metric(tune: TuneStage, run: Run) -> str:
+    page = tune.page()
+    candidates = [page.objective.metric] if page.objective is not None else []
+    candidates += ["accuracy", "r2", "f1_macro", "rmse"]
+    for name in candidates:
+        if name in SCORES and f"train_{name}" in run.metrics and f"val_{name}" in run.metrics:
+            return name
+    return candidates[0] if candidates[0] in SCORES else "accuracy"

@@ -16,9 +16,13 @@ class TuneStore(Protocol):
         """Journal entries with sequence number >= ``from_seq``, in order (0 reads all)."""
         ...
 
-    def append_journal(self, entries: Sequence[Mapping[str, Any]]) -> None:
+    def append_journal(self, entries: Sequence[Mapping[str, Any]], *, durable: bool = True) -> None:
         """Append entries with consecutive sequence numbers, atomically; concurrent appenders
-        are serialised, so a reader never sees a gap that is filled later."""
+        are serialised, so a reader never sees a gap that is filled later.
+
+        ``durable=False`` may skip waiting for the disk: a crash can lose the newest such
+        appends (never one made before a durable append), and the next durable append makes
+        them durable too."""
         ...
 
     def create_study(self, study: StudyInfo) -> bool:

@@ -56,27 +56,48 @@ class Database:
             yield conn
 
     @contextmanager
-    def begin_write(self) -> Iterator[Connection]:
-        """A connection in a write transaction, committed on exit (no automatic retry)."""
+    def begin_write(self, *, durable: bool = True) -> Iterator[Connection]:
+        """A connection in a write transaction, committed on exit (no automatic retry).
+
+        ``durable=False`` commits without waiting for the disk (SQLite ``synchronous=NORMAL``
+        in WAL mode, PostgreSQL ``synchronous_commit=off``): a crash may lose the newest such
+        commits, but never a commit made before them durably, and the next durable commit
+        (of any connection) makes them durable too, because both logs are written in order.
+        Use it only for writes that are worthless without a later durable one.
+        """
         with self.engine.connect() as raw:
             conn = raw.execution_options(flywheel_write=True)
-            with conn.begin():
-                yield conn
-                if self.count_changes and self.is_sqlite:
-                    # Straight to the driver: this runs once per write transaction.
-                    conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
-                        "UPDATE workspace_meta SET value = value + 1 WHERE key = 'changes'"
+            relax = not durable and self.is_sqlite
+            if relax:
+                # The level cannot change inside a transaction: set it before BEGIN.
+                raw.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+                    "PRAGMA synchronous = NORMAL"
+                )
+            try:
+                with conn.begin():
+                    if not durable and not self.is_sqlite:
+                        conn.exec_driver_sql("SET LOCAL synchronous_commit TO OFF")
+                    yield conn
+                    if self.count_changes and self.is_sqlite:
+                        # Straight to the driver: this runs once per write transaction.
+                        conn.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+                            "UPDATE workspace_meta SET value = value + 1 WHERE key = 'changes'"
+                        )
+            finally:
+                if relax:
+                    raw.connection.dbapi_connection.execute(  # type: ignore[union-attr]
+                        "PRAGMA synchronous = FULL"
                     )
 
-    def write(self, work: Callable[[Connection], T]) -> T:
+    def write(self, work: Callable[[Connection], T], *, durable: bool = True) -> T:
         """Run ``work`` in a write transaction, retried whole on lock or serialization conflicts.
 
         ``work`` must be safe to run more than once: it sees a fresh transaction each time and
-        nothing it did in a failed attempt is kept.
+        nothing it did in a failed attempt is kept. ``durable`` is :meth:`begin_write`'s.
         """
         for attempt in range(_MAX_ATTEMPTS):
             try:
-                with self.begin_write() as conn:
+                with self.begin_write(durable=durable) as conn:
                     return work(conn)
             except DBAPIError as exc:
                 if not self._retryable(exc) or attempt == _MAX_ATTEMPTS - 1:

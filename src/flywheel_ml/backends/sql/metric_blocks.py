@@ -7,8 +7,10 @@ series back is ``numpy.frombuffer`` on each block.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from typing import Any
+import functools
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
@@ -19,9 +21,79 @@ MAX_BLOCK = 100_000
 _SMALL = 64
 
 Columns = tuple[npt.NDArray[np.int64], npt.NDArray[np.float64], npt.NDArray[np.float64]]
+Lists = tuple[list[int], list[float], list[float]]
+"""Steps, values and unix times of one series, as the SDK's buffer holds them."""
 
 
-def to_arrays(columns: tuple[list[int], list[float], list[float]]) -> Columns:
+@dataclass(frozen=True, slots=True)
+class SeriesRows:
+    """One series' part of a batch, ready to write once its series id is known.
+
+    Attributes:
+        blocks: ``(first_step, count, steps, vals, times)`` of each block.
+        aggregate: count, min, max, the value at the highest step, that step, the last time.
+    """
+
+    blocks: list[tuple[int, int, bytes, bytes, bytes]]
+    aggregate: tuple[int, float, float, float, int, float]
+
+
+def series_rows(columns: Lists) -> SeriesRows:
+    """Pack one series' points into blocks and compute its aggregates.
+
+    Among points at the highest step, the one logged last wins.
+    """
+    steps, values, times = columns
+    count = len(steps)
+    if count <= _SMALL and all(type(step) is int for step in steps):
+        # A few points per series is the common case at run end: numpy's per-call overhead
+        # costs more there than struct on lists (values are finite floats: the SDK checks).
+        ints, floats = _packers(count)
+        try:
+            packed = (
+                steps[0],
+                count,
+                ints.pack(*steps),
+                floats.pack(*values),
+                floats.pack(*times),
+            )
+        except struct.error:
+            pass  # a step beyond int64 or a value that is not a float: numpy says what
+        else:
+            top = max(steps)
+            last = float(values[count - 1 - steps[::-1].index(top)])
+            low, high = float(min(values)), float(max(values))
+            return SeriesRows([packed], (count, low, high, last, top, float(times[-1])))
+    return _series_rows_numpy(to_arrays(columns))
+
+
+@functools.cache
+def _packers(count: int) -> tuple[struct.Struct, struct.Struct]:
+    return struct.Struct(f"<{count}q"), struct.Struct(f"<{count}d")
+
+
+def _series_rows_numpy(columns: Columns) -> SeriesRows:
+    steps, values, times = columns
+    blocks = []
+    for start in range(0, len(steps), MAX_BLOCK):
+        end = start + MAX_BLOCK
+        chunk = steps[start:end]
+        blocks.append(
+            (
+                int(chunk[0]),
+                len(chunk),
+                chunk.tobytes(),
+                values[start:end].tobytes(),
+                times[start:end].tobytes(),
+            )
+        )
+    top = int(steps.max())
+    last = float(values[np.flatnonzero(steps == top)[-1]])
+    aggregate = (len(steps), float(values.min()), float(values.max()), last, top, float(times[-1]))
+    return SeriesRows(blocks, aggregate)
+
+
+def to_arrays(columns: Lists) -> Columns:
     """One series' column lists as little-endian numpy arrays."""
     steps, values, times = columns
     return (
@@ -29,43 +101,6 @@ def to_arrays(columns: tuple[list[int], list[float], list[float]]) -> Columns:
         np.asarray(values, dtype="<f8"),
         np.asarray(times, dtype="<f8"),
     )
-
-
-def block_rows(series_id: int, columns: Columns) -> Iterable[tuple[Any, ...]]:
-    """``(series_id, first_step, count, steps, vals, times)`` rows of at most MAX_BLOCK points."""
-    steps, values, times = columns
-    for start in range(0, len(steps), MAX_BLOCK):
-        end = start + MAX_BLOCK
-        chunk = steps[start:end]
-        yield (
-            series_id,
-            int(chunk[0]),
-            len(chunk),
-            chunk.tobytes(),
-            values[start:end].tobytes(),
-            times[start:end].tobytes(),
-        )
-
-
-def aggregate_row(series_id: int, columns: Columns) -> tuple[Any, ...]:
-    """Parameters of the series update: count, min, max, value at the highest step, that step.
-
-    Among points at the highest step, the one logged last wins.
-    """
-    steps, values, times = columns
-    if len(steps) <= _SMALL:
-        # A few points per series is the common case at run end; numpy's per-call overhead
-        # there costs more than plain Python on lists (values are finite: the SDK refuses NaN).
-        step_list, value_list = steps.tolist(), values.tolist()
-        top = max(step_list)
-        last = value_list[len(step_list) - 1 - step_list[::-1].index(top)]
-        low, high = min(value_list), max(value_list)
-    else:
-        top = int(steps.max())
-        at_top = np.flatnonzero(steps == top)
-        last = float(values[at_top[-1]])
-        low, high = float(values.min()), float(values.max())
-    return (len(steps), low, low, high, high, top, last, top, top, float(times[-1]), series_id)
 
 
 def decode_blocks(blocks: Sequence[tuple[bytes, bytes, bytes]]) -> Columns:

@@ -10,7 +10,8 @@ reads back through the SQLAlchemy queries exactly like rows written the ordinary
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -22,7 +23,7 @@ from flywheel_ml.backends.sql.track_rows import lineage_to_json
 from flywheel_ml.backends.sql.track_tables import track_artifacts, track_runs
 from flywheel_ml.core.identity import current_actor
 from flywheel_ml.core.ids import new_id
-from flywheel_ml.track.entities import NewRun
+from flywheel_ml.track.entities import Lineage, NewRun
 
 _INSERT_RUN = (
     "INSERT INTO track_runs (id, name, status, lineage, created_by, host, process, started_at, "
@@ -44,7 +45,16 @@ _END_RUN = (
     "WHERE id = ? AND status = 'running' RETURNING name"
 )
 
+# PostgreSQL: the end and its event in one statement (one round trip, no name to fetch first).
+_END_RUN_PG = (
+    "WITH ended AS (UPDATE track_runs SET status = %s, ended_at = %s, heartbeat_at = %s "
+    "WHERE id = %s AND status = 'running' RETURNING name) "
+    "INSERT INTO workspace_events (id, stage, kind, subject, detail, actor, at) "
+    "SELECT %s, 'track', %s, substr(name || %s, 1, 300), %s, %s, %s FROM ended RETURNING id"
+)
+
 Processor = Callable[[Any], Any]
+_LINEAGES_KEPT = 64
 
 
 def _processor(column: sa.Column[Any], dialect: Dialect) -> Processor:
@@ -61,9 +71,30 @@ class RunWrites:
         self._lineage = _processor(track_runs.c.lineage, dialect)
         self._meta = _processor(track_artifacts.c.meta, dialect)
         self._detail = _processor(workspace_events.c.detail, dialect)
+        # Runs of one process share their lineage but for seed and command: its bound JSON
+        # is built once per distinct lineage, not per run.
+        self._lineages: dict[Lineage, Any] = {}
+
+    def _lineage_value(self, lineage: Lineage) -> Any:
+        value = self._lineages.get(lineage)
+        if value is None:
+            if len(self._lineages) >= _LINEAGES_KEPT:
+                self._lineages.clear()
+            value = self._lineages[lineage] = self._lineage(lineage_to_json(lineage))
+        return value
 
     def _sql(self, text: str) -> str:
         return text.replace("?", "%s") if self._pg else text
+
+    @contextmanager
+    def pipelined(self, conn: Connection) -> Iterator[None]:
+        """On PostgreSQL, send the driver statements made inside in as few round trips as
+        their results allow (a psycopg pipeline); on SQLite, nothing to do."""
+        if not self._pg:
+            yield
+            return
+        with conn.connection.dbapi_connection.pipeline():  # type: ignore[union-attr]
+            yield
 
     def create(self, conn: Connection, run: NewRun) -> None:
         """Insert ``run`` (status running) with its params, tags, datasets, artifacts and the
@@ -77,7 +108,7 @@ class RunWrites:
                 (
                     run.id,
                     run.name,
-                    self._lineage(lineage_to_json(run.lineage)),
+                    self._lineage_value(run.lineage),
                     run.created_by,
                     run.host,
                     run.process,
@@ -111,7 +142,7 @@ class RunWrites:
                             a.digest,
                             a.size,
                             self._meta(dict(a.meta)),
-                            time(a.created_at),
+                            started if a.created_at == run.started_at else time(a.created_at),
                         )
                         for a in run.artifacts
                     ],
@@ -133,6 +164,12 @@ class RunWrites:
         when = self._time(at)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
+            if self._pg:
+                detail = self._detail({"run": run_id})
+                suffix = f" ({run_id[-8:]})"
+                values = (status, when, when, run_id, new_id(), f"run.{status}", suffix, detail)
+                cursor.execute(_END_RUN_PG, (*values, current_actor(), when))
+                return cursor.fetchone() is not None
             cursor.execute(self._sql(_END_RUN), (status, when, when, run_id))
             row = cursor.fetchone()
             if row is None:

@@ -1,8 +1,9 @@
 """The track stage's store on SQLite and PostgreSQL (tables in ``track_tables``).
 
 Metric batches bypass SQLAlchemy's statement layer: a batch becomes one columnar block row per
-series (see ``metric_blocks``) plus one update of the per-series aggregates, written with the
-driver's ``executemany`` in the transaction of :meth:`Database.write`.
+series (see ``metric_blocks``) plus one update (or, for a new series, one insert) of the
+per-series aggregates, written with the driver's ``executemany`` in the transaction of
+:meth:`Database.write`.
 """
 
 from __future__ import annotations
@@ -15,15 +16,10 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 from flywheel_ml.backends.sql.database import Database
-from flywheel_ml.backends.sql.metric_blocks import (
-    Columns,
-    aggregate_row,
-    block_rows,
-    decode_blocks,
-    to_arrays,
-)
+from flywheel_ml.backends.sql.metric_blocks import SeriesRows, decode_blocks, series_rows
 from flywheel_ml.backends.sql.timestamps import required
 from flywheel_ml.backends.sql.track_query import run_filter, run_order
+from flywheel_ml.backends.sql.track_ranking import change_counter, metric_values, runs_by_id
 from flywheel_ml.backends.sql.track_rows import (
     build_runs,
     event,
@@ -52,9 +48,25 @@ _INSERT_BLOCK = (
     "INSERT INTO track_blocks (series_id, first_step, count, steps, vals, times) "
     "VALUES (?, ?, ?, ?, ?, ?)"
 )
-_INSERT_SERIES = (
-    "INSERT INTO track_series (run_id, key, count, updated_at) VALUES (?, ?, 0, ?) "
-    "ON CONFLICT (run_id, key) DO NOTHING"
+# A series seen for the first time is inserted with its aggregates; when another process
+# created it meanwhile, the same statement merges them (what _UPDATE_SERIES does by id).
+_UPSERT_SERIES = (
+    "INSERT INTO track_series (run_id, key, count, min_value, max_value, last_value, last_step, "
+    "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (run_id, key) DO UPDATE SET "
+    "count = track_series.count + excluded.count, "
+    "min_value = CASE WHEN track_series.min_value IS NULL "
+    "OR excluded.min_value < track_series.min_value "
+    "THEN excluded.min_value ELSE track_series.min_value END, "
+    "max_value = CASE WHEN track_series.max_value IS NULL "
+    "OR excluded.max_value > track_series.max_value "
+    "THEN excluded.max_value ELSE track_series.max_value END, "
+    "last_value = CASE WHEN track_series.last_step IS NULL "
+    "OR excluded.last_step >= track_series.last_step "
+    "THEN excluded.last_value ELSE track_series.last_value END, "
+    "last_step = CASE WHEN track_series.last_step IS NULL "
+    "OR excluded.last_step >= track_series.last_step "
+    "THEN excluded.last_step ELSE track_series.last_step END, "
+    "updated_at = excluded.updated_at"
 )
 
 
@@ -74,7 +86,12 @@ class SqlTrackStore:
 
     def create_run(self, run: NewRun) -> None:
         """Insert a run (status running) with its params, tags, datasets and artifacts."""
-        self._db.write(lambda conn: self._writes.create(conn, run))
+
+        def work(conn: Connection) -> None:
+            with self._writes.pipelined(conn):
+                self._writes.create(conn, run)
+
+        self._db.write(work)
 
     def import_run(
         self, run: NewRun, *, status: str, ended_at: datetime, points: Batch | None = None
@@ -85,9 +102,10 @@ class SqlTrackStore:
         created: dict[tuple[str, str], int] = {}
 
         def work(conn: Connection) -> None:
-            self._writes.create(conn, run)
-            self._append(conn, prepared, created)
-            self._writes.end(conn, run.id, status=status, at=ended_at)
+            with self._writes.pipelined(conn):
+                self._writes.create(conn, run)
+                self._append(conn, prepared, created)
+                self._writes.end(conn, run.id, status=status, at=ended_at)
 
         self._db.write(work)
         self._series.update(created)
@@ -131,8 +149,9 @@ class SqlTrackStore:
         created: dict[tuple[str, str], int] = {}
 
         def work(conn: Connection) -> None:
-            self._append(conn, prepared, created)
-            self._writes.end(conn, run_id, status=status, at=at)
+            with self._writes.pipelined(conn):
+                self._append(conn, prepared, created)
+                self._writes.end(conn, run_id, status=status, at=at)
 
         self._db.write(work)
         self._series.update(created)
@@ -197,13 +216,14 @@ class SqlTrackStore:
         self._series.update(created)
 
     @staticmethod
-    def _prepare(batch: Batch) -> dict[tuple[str, str], Columns]:
-        return {key: to_arrays(columns) for key, columns in batch.items() if columns[0]}
+    def _prepare(batch: Batch) -> dict[tuple[str, str], SeriesRows]:
+        # Outside the transaction: packing is not repeated when the transaction is retried.
+        return {key: series_rows(columns) for key, columns in batch.items() if columns[0]}
 
     def _append(
         self,
         conn: Connection,
-        by_series: dict[tuple[str, str], Columns],
+        by_series: dict[tuple[str, str], SeriesRows],
         created: dict[tuple[str, str], int],
     ) -> None:
         # Runs inside a (possibly retried) transaction: new series ids reach the cache only
@@ -211,41 +231,44 @@ class SqlTrackStore:
         if not by_series:
             return
         created.clear()
-        ids = self._series_ids(conn, set(by_series), created)
-        blocks: list[tuple[Any, ...]] = []
-        aggregates = []
-        for key, columns in by_series.items():
-            blocks.extend(block_rows(ids[key], columns))
-            aggregates.append(aggregate_row(ids[key], columns))
+        cache = self._series
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
+            updates = []
+            new: list[tuple[Any, ...]] = []
+            for key, rows in by_series.items():
+                count, low, high, last, top, at = rows.aggregate
+                series_id = cache.get(key)
+                if series_id is None:
+                    new.append((key[0], key[1], count, low, high, last, top, at))
+                else:
+                    updates.append(
+                        (count, low, low, high, high, top, last, top, top, at, series_id)
+                    )
+            if updates:
+                cursor.executemany(self._sql(_UPDATE_SERIES), updates)
+            if new:
+                cursor.executemany(self._sql(_UPSERT_SERIES), new)
+                self._new_series_ids(cursor, {(r[0], r[1]) for r in new}, created)
+            blocks = [
+                (cache.get(key) or created[key], *block)
+                for key, rows in by_series.items()
+                for block in rows.blocks
+            ]
             cursor.executemany(self._sql(_INSERT_BLOCK), blocks)
-            cursor.executemany(self._sql(_UPDATE_SERIES), aggregates)
         finally:
             cursor.close()
 
-    def _series_ids(
-        self, conn: Connection, keys: set[tuple[str, str]], created: dict[tuple[str, str], int]
-    ) -> dict[tuple[str, str], int]:
-        cache = self._series
-        missing = [k for k in keys if k not in cache]
-        if not missing:
-            return cache
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            now = datetime.now().timestamp()
-            cursor.executemany(self._sql(_INSERT_SERIES), [(r, k, now) for r, k in missing])
-            wanted = set(missing)
-            for run_id in {r for r, _ in missing}:
-                cursor.execute(
-                    self._sql("SELECT id, key FROM track_series WHERE run_id = ?"), (run_id,)
-                )
-                for series_id, key in cursor.fetchall():
-                    if (run_id, key) in wanted:
-                        created[(run_id, key)] = int(series_id)
-        finally:
-            cursor.close()
-        return {**cache, **created}
+    def _new_series_ids(
+        self, cursor: Any, wanted: set[tuple[str, str]], created: dict[tuple[str, str], int]
+    ) -> None:
+        for run_id in {r for r, _ in wanted}:
+            cursor.execute(
+                self._sql("SELECT id, key FROM track_series WHERE run_id = ?"), (run_id,)
+            )
+            for series_id, key in cursor.fetchall():
+                if (run_id, key) in wanted:
+                    created[(run_id, key)] = int(series_id)
 
     def metric_series(self, run_id: str, key: str) -> MetricSeries:
         """Every point of one metric in step order (ties in logging order)."""
@@ -345,6 +368,20 @@ class SqlTrackStore:
         stmt = sa.select(sa.func.count()).select_from(track_runs).where(*run_filter(query))
         with self._db.read() as conn:
             return int(conn.execute(stmt).scalar_one())
+
+    def ranking_values(
+        self, query: RunQuery, keys: Sequence[str]
+    ) -> list[tuple[str, str, dict[str, float]]]:
+        """Each matching run's latest values of ``keys`` (see ``track_ranking``)."""
+        return metric_values(self._db, query, keys)
+
+    def get_runs(self, run_ids: Sequence[str]) -> dict[str, Run]:
+        """The runs with these ids, built in full."""
+        return runs_by_id(self._db, run_ids)
+
+    def change_token(self) -> object | None:
+        """The workspace's write counter (SQLite), or None (PostgreSQL: no caching)."""
+        return change_counter(self._db)
 
 
 # -- helpers ------------------------------------------------------------------------------------

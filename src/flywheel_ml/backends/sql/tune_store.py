@@ -69,7 +69,7 @@ class SqlTuneStore:
             expected += 1
         return out
 
-    def append_journal(self, entries: Sequence[Mapping[str, Any]]) -> None:
+    def append_journal(self, entries: Sequence[Mapping[str, Any]], *, durable: bool = True) -> None:
         if not entries:
             return
         bodies = [orjson.dumps(dict(e)).decode() for e in entries]
@@ -84,7 +84,7 @@ class SqlTuneStore:
                 [{"seq": start + i, "body": body} for i, body in enumerate(bodies)],
             )
 
-        self.database.write(work)
+        self.database.write(work, durable=durable)
 
     def create_study(self, study: StudyInfo) -> bool:
         def work(conn: Connection) -> bool:

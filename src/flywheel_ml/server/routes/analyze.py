@@ -90,7 +90,7 @@ def api_analysis(request: Request) -> Response:
     summary: Confusion, per-class metrics, slices with intervals, failure clusters of a version
     parameters:
       - {name: ref, in: path, required: true, schema: {type: string}, example: "digits-clf@v1"}
-      - {name: on, in: query, required: false, schema: {type: string, enum: [val, train]}}
+      - {name: "on", in: query, required: false, schema: {type: string, enum: [val, train]}}
     responses:
       200: {description: "errors, slices, clusters"}
       422: {description: an unknown split (the sealed test split is not served)}

@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from flywheel_ml.reports.status import status_to_json
 from flywheel_ml.server import pages
+from flywheel_ml.server.queue_scope import queue_scope
 from flywheel_ml.workspace import Workspace
 
 _UNAVAILABLE = "not available in this Flywheel version"
@@ -53,9 +54,24 @@ def dashboard_data(ws: Workspace) -> dict[str, Any]:
     }
 
 
+def _scoped_dashboard(request: Request) -> dict[str, Any]:
+    data = dashboard_data(pages.workspace(request))
+    scope = queue_scope(request)
+    return data if scope is None else {**data, "activity": scope.events(data["activity"])}
+
+
+def _scoped_activity(request: Request, *, limit: int, stage: str | None) -> list[Any]:
+    ws = pages.workspace(request)
+    scope = queue_scope(request)
+    if scope is None:
+        return activity_data(ws, limit=limit, stage=stage)
+    # Label events of others are cut out: read further back so the page is still full.
+    return scope.events(activity_data(ws, limit=max(limit * 5, 500), stage=stage))[:limit]
+
+
 def dashboard(request: Request) -> Response:
     """The dashboard page."""
-    return pages.render(request, "dashboard.html", dashboard_data(pages.workspace(request)))
+    return pages.render(request, "dashboard.html", _scoped_dashboard(request))
 
 
 def api_dashboard(request: Request) -> Response:
@@ -65,7 +81,7 @@ def api_dashboard(request: Request) -> Response:
       200:
         description: the dashboard's data
     """
-    return pages.json_response(dashboard_data(pages.workspace(request)))
+    return pages.json_response(_scoped_dashboard(request))
 
 
 def api_status(request: Request) -> Response:
@@ -90,13 +106,13 @@ def api_activity(request: Request) -> Response:
     """
     limit = pages.query_int(request, "limit", 50, lo=1, hi=500)
     stage = pages.query_text(request, "stage") or None
-    return pages.json_response(activity_data(pages.workspace(request), limit=limit, stage=stage))
+    return pages.json_response(_scoped_activity(request, limit=limit, stage=stage))
 
 
 def activity(request: Request) -> Response:
     """The full activity page (newest 200 events, optionally of one stage)."""
     stage = pages.query_text(request, "stage") or None
-    events = activity_data(pages.workspace(request), limit=200, stage=stage)
+    events = _scoped_activity(request, limit=200, stage=stage)
     return pages.render(request, "activity.html", {"events": events, "stage": stage or ""})
 
 

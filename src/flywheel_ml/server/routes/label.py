@@ -5,20 +5,42 @@ annotation, only on a server started with ``--write``)."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
+from urllib.parse import quote
 
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from flywheel_ml.errors import InvalidInputError
+from flywheel_ml.errors import InvalidInputError, NotFoundError
 from flywheel_ml.label.guide import guide_json
 from flywheel_ml.label.stage import TaskView
 from flywheel_ml.server import pages
+from flywheel_ml.server.queue_scope import queue_scope
 from flywheel_ml.workspace import Workspace
 
 _KEYS = "1234567890"
 """Keyboard shortcut of the first ten classes, in guide order."""
+_MEDIA_TYPES = {
+    "png": "image/png",
+    "jpg": "image/jpeg",
+    "jpeg": "image/jpeg",
+    "gif": "image/gif",
+    "webp": "image/webp",
+    "bmp": "image/bmp",
+    "txt": "text/plain; charset=utf-8",
+    "md": "text/plain; charset=utf-8",
+    "csv": "text/csv; charset=utf-8",
+    "tsv": "text/tab-separated-values; charset=utf-8",
+    "json": "application/json",
+}
+"""Content type by the stored file's suffix. Anything else (SVG and HTML included: they can
+carry scripts) is sent as an attachment of type application/octet-stream."""
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.@:-]{0,199}")
+"""What a dataset version reference or an item id may look like in the item-file route."""
+_TEXT_SHOWN = 100_000
+"""Bytes of a text item shown on the annotation page."""
 
 
 def label_data(ws: Workspace) -> dict[str, Any]:
@@ -117,9 +139,15 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def label_page(request: Request) -> Response:
-    """The label stage: guide, queues, baseline, hard items."""
+def _scoped_label_data(request: Request) -> dict[str, Any]:
     data = label_data(pages.workspace(request))
+    scope = queue_scope(request)
+    return data if scope is None else scope.label_data(data)
+
+
+def label_page(request: Request) -> Response:
+    """The label stage: guide, queues, baseline, hard items (an annotator's own only)."""
+    data = _scoped_label_data(request)
     return pages.render(request, "label/index.html", data, stage="label")
 
 
@@ -129,7 +157,7 @@ def api_label(request: Request) -> Response:
     summary: The label document, queues with progress, the human baseline and hard items
     responses: {200: {description: guide, queues, baseline, hard items}}
     """
-    return pages.json_response(label_data(pages.workspace(request)))
+    return pages.json_response(_scoped_label_data(request))
 
 
 def _annotator(request: Request) -> str:
@@ -142,6 +170,9 @@ def _annotator(request: Request) -> str:
 def annotate_page(request: Request) -> Response:
     """One item at a time for one annotator, with the guide, the pre-label and shortcuts."""
     ws = pages.workspace(request)
+    scope = queue_scope(request)
+    if scope is not None:
+        scope.require(request.path_params["queue"])
     queue = ws.label.get_queue(request.path_params["queue"])
     annotator = _annotator(request)
     view = ws.label.next_task(queue.name, annotator)
@@ -150,12 +181,65 @@ def annotate_page(request: Request) -> Response:
         "name": queue.name,
         "strategy": queue.strategy,
         "model": queue.model,
-        "annotators": list(queue.annotators),
+        "annotators": [a for a in queue.annotators if scope is None or scope.mine(a)],
         "version": queue.version,
     }
     data["last"] = pages.query_text(request, "done", limit=300)
     data["table_rows"] = [{"column": k, "value": v} for k, v in data.get("content", {}).items()]
+    data["file_url"] = data["file_text"] = None
+    if view is not None and "object" in view.content:  # a file of a folder dataset
+        ref = queue.version or f"{queue.dataset}@latest"
+        data["file_url"] = f"/api/v1/label/items/{quote(ref)}/{quote(view.task.item)}"
+        if view.kind == "text":
+            body, _ = ws.data.item_file(ref, view.task.item)
+            data["file_text"] = body[:_TEXT_SHOWN].decode("utf-8", errors="replace")
     return pages.render(request, "label/annotate.html", data, stage="label")
+
+
+def api_item_file(request: Request) -> Response:
+    """The bytes of one file of a folder dataset version.
+    ---
+    summary: An item's file (image, text, ...) by dataset version and item id, for the
+      annotation page; read-only
+    parameters:
+      - {name: version, in: path, required: true, schema: {type: string}}
+      - {name: item, in: path, required: true, schema: {type: string}}
+    responses:
+      200: {description: "the file's bytes; content type from the stored file's suffix"}
+      404: {description: "no such version or item, or a table dataset"}
+      422: {description: a version or item id that is not a plain name (e.g. a path)}
+    """
+    ref, item = request.path_params["version"], request.path_params["item"]
+    for what, value in (("dataset version", ref), ("item id", item)):
+        # Files are found by id in the version's manifest, never by path; a path-like id
+        # is refused outright rather than looked up.
+        if not _SAFE_NAME.fullmatch(value) or ".." in value:
+            raise InvalidInputError(
+                f"{value[:100]!r} is not a {what}",
+                hint="use a version like digits@v2 and an item id from the queue",
+            )
+    ws = pages.workspace(request)
+    scope = queue_scope(request)
+    if scope is not None and not _in_queues(ws, scope.queues, ref, item):
+        # An annotator sees the items of their own queues only, worded as a missing item.
+        raise NotFoundError(f"{ref} has no item {item!r}", hint="see your queue")
+    body, path = ws.data.item_file(ref, item)
+    suffix = path.rsplit(".", 1)[-1].lower() if "." in path.rsplit("/", 1)[-1] else ""
+    media_type = _MEDIA_TYPES.get(suffix)
+    headers = {"cache-control": "private, max-age=300"}
+    if media_type is None:
+        media_type = "application/octet-stream"
+        headers["content-disposition"] = "attachment"
+    return Response(body, media_type=media_type, headers=headers)
+
+
+def _in_queues(ws: Workspace, queues: frozenset[str], ref: str, item: str) -> bool:
+    dataset = ws.data.get_version(ref).dataset
+    return any(
+        q.dataset == dataset and any(t.item == item for t in ws.label.tasks(q.name))
+        for q in ws.label.queues()
+        if q.name in queues
+    )
 
 
 def api_next(request: Request) -> Response:
@@ -169,6 +253,9 @@ def api_next(request: Request) -> Response:
     """
     ws = pages.workspace(request)
     queue = request.path_params["queue"]
+    scope = queue_scope(request)
+    if scope is not None:
+        scope.require(queue)
     annotator = _annotator(request)
     return pages.json_response(
         task_json(ws.label.next_task(queue, annotator), queue=queue, annotator=annotator)
@@ -187,6 +274,9 @@ def _answer(request: Request, form: dict[str, str]) -> dict[str, Any]:
     pages.require_write(request, form)  # a read-only server refuses before anything else
     ws = pages.workspace(request)
     queue = request.path_params["queue"]
+    scope = queue_scope(request)
+    if scope is not None:
+        scope.require(queue)  # before anything is written
     item = form.get("item", "").strip()
     if not item:
         raise InvalidInputError("no item named", hint="send the item id of the task")
@@ -275,7 +365,9 @@ def api_agreement(request: Request) -> Response:
     """
     ws = pages.workspace(request)
     dataset = pages.query_text(request, "dataset", limit=100) or None
-    return pages.json_response(ws.label.human_baseline(dataset))
+    baseline = ws.label.human_baseline(dataset)
+    scope = queue_scope(request)
+    return pages.json_response(baseline if scope is None else scope.baseline(baseline))
 
 
 def routes() -> list[BaseRoute]:
@@ -288,4 +380,5 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/label/agreement", api_agreement),
         Route("/api/v1/label/queues/{queue}/next", api_next),
         Route("/api/v1/label/queues/{queue}/answer", api_answer, methods=["POST"]),
+        Route("/api/v1/label/items/{version}/{item}", api_item_file),
     ]

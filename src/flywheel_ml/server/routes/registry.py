@@ -11,6 +11,7 @@ from starlette.routing import BaseRoute, Route
 
 from flywheel_ml.registry.entities import AliasMove, Evaluation, ModelVersion
 from flywheel_ml.server import pages
+from flywheel_ml.server.routes import registry_readiness
 from flywheel_ml.workspace import Workspace
 
 
@@ -168,7 +169,7 @@ def card_markdown(ws: Workspace, ref: str) -> str:
     """The model card of ``ref`` as Markdown (as ``flywheel docs model`` writes it)."""
     from flywheel_ml.reports.model_card import model_card_markdown
 
-    return model_card_markdown(ws.registry.card_facts(ref))
+    return model_card_markdown(ws.registry.card_facts(ref), readiness=ws.readiness(ref))
 
 
 def card_page(request: Request) -> Response:
@@ -207,4 +208,5 @@ def routes() -> list[BaseRoute]:
         Route("/api/v1/registry/models/{name}", api_model),
         Route("/api/v1/registry/versions/{ref}", api_version),
         Route("/api/v1/registry/cards/{ref}", api_card),
+        *registry_readiness.routes(),
     ]
