@@ -523,8 +523,8 @@ def table(result: dict[str, Any], args: argparse.Namespace) -> str:
         "Every Flywheel number includes the flush that commits the points (durable on SQLite: "
         "WAL, synchronous=FULL).",
         "Runs are started from a git checkout: each records the commit and the digest of the "
-        "uncommitted diff; git was asked again "
-        f"{_git_asked(result)} time(s) over the run-creation repeats (tracked files edited).",
+        "uncommitted diff; over all run-creation repeats git was asked "
+        f"{_git_asked(result)} time(s) (the first time, then after edits of tracked files).",
         f"Machine: {platform.node()}, {os.cpu_count()} cores, load average at start "
         f"{result['loadavg_at_start']:.1f}, at end {result.get('loadavg_at_end', math.nan):.1f}; "
         "other work shared the cores.",

@@ -20,11 +20,12 @@ __version__ = "0.1.0"
 
 if TYPE_CHECKING:
     from flywheel_ml.errors import FlywheelError
-    from flywheel_ml.workspace import VerifyReport, Workspace, init_workspace, open_workspace
+    from flywheel_ml.backends.object_verification import VerifyReport
+    from flywheel_ml.workspace import Workspace, init_workspace, open_workspace
 
 _LAZY = {
     "FlywheelError": "flywheel_ml.errors",
-    "VerifyReport": "flywheel_ml.workspace",
+    "VerifyReport": "flywheel_ml.backends.object_verification",
     "Workspace": "flywheel_ml.workspace",
     "init_workspace": "flywheel_ml.workspace",
     "open_workspace": "flywheel_ml.workspace",

@@ -11,13 +11,13 @@ import contextlib
 import os
 import shutil
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 from flywheel_ml.backends.blobs import FsspecObjectStore, LocalObjectStore, open_object_store
+from flywheel_ml.backends.object_verification import VerifyReport, verify_objects
 from flywheel_ml.backends.sql.database import Database, open_database
 from flywheel_ml.backends.sql.event_store import SqlEventLog
 from flywheel_ml.backends.sql.migrate import ensure_schema
@@ -52,21 +52,6 @@ if TYPE_CHECKING:
     from flywheel_ml.serve.stage import ServeStage
     from flywheel_ml.track.stage import TrackStage
     from flywheel_ml.tune.stage import TuneStage
-
-
-@dataclass(frozen=True, slots=True)
-class VerifyReport:
-    """What ``verify`` found: how many objects it checked and which ones are corrupt."""
-
-    checked: int
-    corrupt: tuple[Digest, ...]
-    swept: int = 0
-    """Stale temporary files (left by killed writes) that were deleted."""
-
-    @property
-    def ok(self) -> bool:
-        """Whether every object's bytes match its digest."""
-        return not self.corrupt
 
 
 class Workspace:
@@ -310,24 +295,9 @@ class Workspace:
         Also deletes temporary files that killed writes left behind (older than six hours).
 
         Args:
-            progress: called with the number of objects checked so far, after each object.
+            progress: called with the number of objects checked so far.
         """
-        corrupt = []
-        checked = 0
-        for digest in self.objects.iter_digests():
-            if not self.objects.check(digest):
-                corrupt.append(digest)
-            checked += 1
-            if progress is not None:
-                progress(checked)
-        for digest, ok in self.packed_objects.check_packed():
-            if not ok:
-                corrupt.append(digest)
-            checked += 1
-            if progress is not None and checked % 1000 == 0:
-                progress(checked)
-        swept = self.objects.sweep_temporary() if isinstance(self.objects, LocalObjectStore) else 0
-        return VerifyReport(checked=checked, corrupt=tuple(sorted(corrupt)), swept=swept)
+        return verify_objects(self.objects, self.packed_objects, progress=progress)
 
     def iter_object_digests(self) -> Iterator[Digest]:
         """Every stored object's digest, loose or packed."""

@@ -35,6 +35,32 @@ def test_journal_reads_from_an_offset_in_order(database: Database) -> None:
     assert store.read_journal(3) == []
 
 
+def test_appends_that_skip_the_disk_wait_read_back_in_order(database: Database) -> None:
+    store = SqlTuneStore(database)
+    store.append_journal([{"op": 0}], durable=False)
+    store.append_journal([{"op": 1}])
+    store.append_journal([{"op": 2}, {"op": 3}], durable=False)
+    assert [e["op"] for e in store.read_journal(0)] == [0, 1, 2, 3]
+    if database.is_sqlite:  # the pooled connection is back at full durability
+        with database.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+    else:  # SET LOCAL ended with its transaction
+        with database.engine.connect() as conn:
+            assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == "on"
+
+
+def test_only_a_running_trials_records_skip_the_disk_wait() -> None:
+    from flywheel_ml.tune.journal import needs_durability
+
+    assert not needs_durability([{"op_code": 4, "study_id": 0}])  # a fresh running trial
+    assert not needs_durability([{"op_code": 5}, {"op_code": 7}, {"op_code": 8}])
+    assert not needs_durability([{"op_code": 6, "state": 0}])  # WAITING -> RUNNING
+    assert needs_durability([{"op_code": 6, "state": 1, "values": [0.9]}])  # COMPLETE
+    assert needs_durability([{"op_code": 4, "state": 4}])  # an enqueued (template) trial
+    assert needs_durability([{"op_code": 0, "study_name": "s"}])  # a study
+    assert needs_durability([{"op_code": 8}, {"op_code": 6, "state": 3}])  # ... then FAIL
+
+
 def test_concurrent_appends_lose_nothing_and_keep_batches_whole(database: Database) -> None:
     store = SqlTuneStore(database)
     errors: list[BaseException] = []

@@ -132,3 +132,20 @@ def test_the_model_card_carries_the_readiness_table(project: Project, cli: Any) 
     assert "not measurable yet" in rollback and "`flywheel serve rollback digits-clf`" in rollback
     html = (ws.root / "docs" / "model-digits-clf-v1.html").read_text()
     assert "Production readiness (ML Test Score)" in html
+
+
+def test_a_model_trained_by_ci_counts_as_integration_tested(project: Project) -> None:
+    from sklearn.dummy import DummyClassifier
+
+    ws = project.ws
+    title = "The ML pipeline is integration tested"
+    by_hand = ws.registry.register(project.good_run, name="digits-clf")
+    item = next(i for i in ws.readiness(by_hand.ref).items if i.title == title)
+    assert item.state == "not measurable yet" and "flywheel ci install" in item.next_step
+    # The tags `flywheel ci run` puts on its runs (tested end to end in tests/scaffold).
+    tags = {"ci.branch": "train/rf", "ci.commit": "0123456789abcdef"}
+    with ws.track.start_run(name="ci", params={}, tags=tags) as run:
+        run.log_model(DummyClassifier().fit([[0], [1]], [0, 1]))
+    by_ci = ws.registry.register(str(run.id), name="ci-clf")
+    item = next(i for i in ws.readiness(by_ci.ref).items if i.title == title)
+    assert item.state == "passed" and "train/rf at 0123456789" in item.evidence

@@ -109,6 +109,20 @@ def _simpler_not_better(facts: Facts) -> tuple[State, float, str, str]:
     return _ok(text, automated=True) if better else _no("failed", text, "improve the model")
 
 
+def _trained_by_ci(facts: Facts) -> tuple[State, float, str, str]:
+    # `flywheel ci run` tags its runs; a model trained that way went through the whole
+    # pipeline (data, config, training, tracking) on a clean checkout of a pushed commit.
+    run = facts.run
+    if run is None or "ci.commit" not in run.tags:
+        return _no(
+            "not measurable yet",
+            "" if run is None else f"run {run.short_id} was not trained by flywheel ci",
+            "flywheel ci install, then push a branch train/<config>",
+        )
+    branch, commit = run.tags.get("ci.branch", ""), str(run.tags["ci.commit"])
+    return _ok(f"run {run.short_id} trained by CI from {branch} at {commit[:10]}", automated=True)
+
+
 def _slices(facts: Facts) -> tuple[State, float, str, str]:
     evaluation = facts.evaluation
     if evaluation is None:
@@ -308,7 +322,7 @@ TESTS: tuple[tuple[Section, str, Check], ...] = (
     (
         "infrastructure",
         "The ML pipeline is integration tested",
-        _outside("Flywheel has no CI runner yet"),
+        _trained_by_ci,
     ),
     ("infrastructure", "Model quality is validated before serving", _validated),
     (

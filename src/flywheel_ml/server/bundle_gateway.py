@@ -40,7 +40,7 @@ def bundle_gateway(bundle: Path, *, config: GatewayConfig | None = None) -> Gate
 
 def main(argv: list[str] | None = None) -> int:
     """Serve until SIGINT/SIGTERM; exit code 2 with one line on stderr for a bad bundle."""
-    from flywheel_ml.server.run import single_threaded_blas, uvicorn_server
+    from flywheel_ml.server.run import rare_gc, single_threaded_blas, uvicorn_server
 
     parser = argparse.ArgumentParser(
         prog="python -m flywheel_ml.server.bundle_gateway",
@@ -56,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.one_line()}", file=sys.stderr)
         return 2
     single_threaded_blas()
+    rare_gc()
     server = uvicorn_server(gateway, host=args.host, port=args.port)
     with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is the normal way to stop
         server.run()
