@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from flywheel_ml.errors import FlywheelError
     from flywheel_ml.backends.object_verification import VerifyReport
+    from flywheel_ml.errors import FlywheelError
     from flywheel_ml.workspace import Workspace, init_workspace, open_workspace
 
 _LAZY = {

@@ -20,11 +20,15 @@ that matters here.
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from flywheel_ml.core.digests import Digest
+from flywheel_ml.core.objects import ObjectStore
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,3 +126,17 @@ def compile_linear(estimator: Any, *, n_features: int, seed: int = 0) -> LinearK
     except (ValueError, TypeError, AttributeError):
         return None
     return kernel if same and close else None
+
+
+def kernel_for(estimator: Any, features: Sequence[str], *, store: ObjectStore) -> Digest | None:
+    """Compile and store the serving kernel of ``estimator`` over ``features``; the digest of
+    the stored kernel, or None when the model has no exact kernel (the gateway then loads the
+    estimator itself)."""
+    # Reproduced exactly on probe rows (given as a DataFrame to a DataFrame-fitted model), or
+    # no kernel. A DataFrame-fitted model's features are its ``feature_names_in_``, so the
+    # kernel's column order must be the version's.
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is not None and tuple(str(n) for n in names) != tuple(features):
+        return None
+    kernel = compile_linear(estimator, n_features=len(features))
+    return None if kernel is None else store.put_bytes(kernel.to_bytes())

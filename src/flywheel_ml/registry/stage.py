@@ -12,7 +12,6 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flywheel_ml.core.clock import utc_now
-from flywheel_ml.core.digests import Digest
 from flywheel_ml.core.events import EventLog
 from flywheel_ml.core.identity import current_actor
 from flywheel_ml.core.lifecycle import Deliverable
@@ -26,7 +25,7 @@ from flywheel_ml.registry.evaluation import EvaluationOptions, SealedData, run_e
 from flywheel_ml.registry.evidence import registry_deliverables
 from flywheel_ml.registry.export import OnnxExport, export_detail, export_onnx
 from flywheel_ml.registry.gates import new_case, read_case_rows
-from flywheel_ml.registry.kernels import LinearKernel, compile_linear
+from flywheel_ml.registry.kernels import LinearKernel, kernel_for
 from flywheel_ml.registry.store import RegistryStore
 from flywheel_ml.registry.versions import (
     check_alias,
@@ -128,21 +127,12 @@ class RegistryStage:
         make = version_maker(
             name, run, found, data, estimator,
             features=features, trusted=trusted, description=description,
-            actor=current_actor(), at=utc_now(), kernel=self._save_kernel(estimator, features),
+            actor=current_actor(), at=utc_now(),
+            kernel=kernel_for(estimator, features, store=self.objects),
         )  # fmt: skip
         version = self.store.add_version(make)
         self._record("version.registered", version.ref, {"run": run.id, "dataset": dataset})
         return version
-
-    def _save_kernel(self, estimator: Any, features: Sequence[str]) -> Digest | None:
-        # Reproduced exactly on probe rows (given as a DataFrame to a DataFrame-fitted model),
-        # or no kernel: the gateway then loads the estimator itself. A DataFrame-fitted model's
-        # features are its ``feature_names_in_``, so the kernel's column order is the version's.
-        names = getattr(estimator, "feature_names_in_", None)
-        if names is not None and tuple(str(n) for n in names) != tuple(features):
-            return None
-        kernel = compile_linear(estimator, n_features=len(features))
-        return None if kernel is None else self.objects.put_bytes(kernel.to_bytes())
 
     def load_kernel(self, version: ModelVersion) -> LinearKernel | None:
         """The serving kernel saved with ``version``, or None when it has none."""
