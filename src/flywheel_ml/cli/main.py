@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import signal
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from flywheel_ml.cli.context import STATE
 
@@ -29,7 +29,48 @@ def _take_global_flags(argv: list[str]) -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Run the CLI; user errors print one line and exit 2, bugs print a traceback."""
+    """Run the CLI; user errors print one line and exit 2, bugs print a traceback.
+
+    As the console script (``argv`` None), the process ends with everything Python-level
+    finished (threads joined, exit handlers run: open runs ended, buffers flushed, output
+    written) but without tearing down native libraries.
+    """
+    try:
+        _run(argv)
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    if argv is not None:
+        raise SystemExit(code)
+    _exit_after_python_cleanup(code)
+
+
+def _exit_after_python_cleanup(code: object) -> NoReturn:
+    # pyarrow's C++ thread pools can abort the process while static destructors run at exit
+    # ("terminate called without an active exception", apache/arrow#34314): seen here after
+    # commands that had already printed their answer. Do what a normal exit does for Python
+    # (join non-daemon threads, run atexit handlers, flush), then leave before native teardown.
+    import atexit
+    import os
+    import threading
+
+    if isinstance(code, str):
+        print(code, file=sys.stderr)
+        code = 1
+    status = code if isinstance(code, int) else 0
+    shutdown = getattr(threading, "_shutdown", None)
+    if callable(shutdown):
+        shutdown()
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            status = status or 1  # the output could not be written: not a success
+    os._exit(status)
+
+
+def _run(argv: list[str] | None) -> None:
     # Die quietly when the reader goes away (`flywheel ... | head`), like other Unix tools.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = _take_global_flags(list(sys.argv[1:] if argv is None else argv))
