@@ -18,7 +18,7 @@ from flywheel_ml.core.clock import utc_now
 from flywheel_ml.core.ids import new_id
 from flywheel_ml.data.entities import CheckReport
 from flywheel_ml.data.stage import DataStage
-from flywheel_ml.reports.rendering import render
+from flywheel_ml.reports.rendering import markdown_html, render
 
 HUMAN_SECTIONS = {
     "motivation": "Why was the dataset created, for which task, by whom?",
@@ -107,13 +107,11 @@ def render_data_document(
 
 def write_data_document(data: DataStage, name: str) -> DataDocument:
     """Check the newest version, then (re)write ``docs/data-<name>.md`` and ``.html``."""
-    from markdown_it import MarkdownIt
-
     check = data.check(f"{name}@latest")
     path = data.document_path(name)
     existing = path.read_text(encoding="utf-8") if path.is_file() else ""
     markdown, unwritten = render_data_document(data, name, existing=existing, check=check)
-    html_body = MarkdownIt("commonmark").enable("table").render(markdown)
+    html_body = markdown_html(markdown, allow_html=True)
     html = (
         "<!doctype html>\n<html><head><meta charset='utf-8'>"
         f"<title>{name} — data document</title>"

@@ -21,7 +21,7 @@ from flywheel_ml.core.ids import new_id
 from flywheel_ml.registry.entities import Evaluation
 from flywheel_ml.reports.analysis_charts import confusion_svg, interval_svg, reliability_svg
 from flywheel_ml.reports.human_sections import keep_human_sections, strip_markers
-from flywheel_ml.reports.rendering import render
+from flywheel_ml.reports.rendering import markdown_html, render
 
 HUMAN_SECTIONS = {
     "findings": "What do the mistakes have in common? Which confusions, slices or clusters "
@@ -104,10 +104,7 @@ def body_html(markdown: str, figures: dict[str, str]) -> str:
     in the Markdown (recorded text) is shown as text, never run."""
     from html import escape
 
-    from markdown_it import MarkdownIt
-
-    parser = MarkdownIt("commonmark", {"html": False}).enable("table")
-    body = str(parser.render(strip_markers(markdown)))
+    body = markdown_html(strip_markers(markdown))
     for name, svg in figures.items():
         marker = f'src="{escape(name)}"'
         start = body.find("<img " + marker)

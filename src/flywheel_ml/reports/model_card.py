@@ -14,7 +14,7 @@ from pathlib import Path
 from flywheel_ml.core.ids import new_id
 from flywheel_ml.registry.card import ModelCardFacts
 from flywheel_ml.reports.readiness import ReadinessReport
-from flywheel_ml.reports.rendering import render
+from flywheel_ml.reports.rendering import markdown_html, render
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,11 +35,8 @@ def write_model_card(
     facts: ModelCardFacts, docs_dir: Path, *, readiness: ReadinessReport | None = None
 ) -> ModelCard:
     """(Re)write the card of ``facts.version`` under ``docs_dir`` as Markdown and HTML."""
-    from markdown_it import MarkdownIt
-
     markdown = model_card_markdown(facts, readiness=readiness)
-    # Raw HTML in recorded text (a description, a reason) is shown as text, never run.
-    body = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    body = markdown_html(markdown)
     title = f"{facts.version.ref} — model card"
     html = (
         "<!doctype html>\n<html><head><meta charset='utf-8'>"

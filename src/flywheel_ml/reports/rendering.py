@@ -23,3 +23,11 @@ def environment() -> jinja2.Environment:
 def render(template: str, **context: Any) -> str:
     """Render ``template`` (a file in ``reports/templates``) with ``context``."""
     return environment().get_template(template).render(**context)
+
+
+def markdown_html(markdown: str, *, allow_html: bool = False) -> str:
+    """CommonMark with tables as HTML. Raw HTML in the text (a description, a reason, a human
+    section) is shown as text, never run, unless ``allow_html``."""
+    from markdown_it import MarkdownIt
+
+    return str(MarkdownIt("commonmark", {"html": allow_html}).enable("table").render(markdown))

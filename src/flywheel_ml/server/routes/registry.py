@@ -174,11 +174,10 @@ def card_markdown(ws: Workspace, ref: str) -> str:
 
 def card_page(request: Request) -> Response:
     """The model card."""
-    from markdown_it import MarkdownIt
+    from flywheel_ml.reports.rendering import markdown_html
 
     ref = request.path_params["ref"]
-    markdown = card_markdown(pages.workspace(request), ref)
-    html = MarkdownIt("commonmark", {"html": False}).enable("table").render(markdown)
+    html = markdown_html(card_markdown(pages.workspace(request), ref))
     return pages.render(request, "registry/card.html", {"ref": ref, "html": html}, stage="registry")
 
 
