@@ -12,6 +12,7 @@ EXPECTED_ALL = [
     "VerifyReport",
     "Workspace",
     "__version__",
+    "connect_workspace",
     "init_workspace",
     "open_workspace",
 ]

@@ -4,7 +4,8 @@ The public facade. Open a workspace and use its stages::
 
     import flywheel_ml as fw
 
-    ws = fw.open_workspace()            # the workspace of the current folder
+    ws = fw.open_workspace()            # the workspace of the current folder (or FLYWHEEL_URL)
+    ws = fw.connect_workspace("http://flywheel.internal:8080", token="...")   # a team server
     ws.plan.set(problem="...", objective="accuracy max", add_constraints=["model_mb < 50"])
 
 Names are imported on first use (PEP 562), so ``import flywheel_ml`` and the CLI's start-up do
@@ -21,12 +22,18 @@ __version__ = "0.1.0"
 if TYPE_CHECKING:
     from flywheel_ml.backends.object_verification import VerifyReport
     from flywheel_ml.errors import FlywheelError
-    from flywheel_ml.workspace import Workspace, init_workspace, open_workspace
+    from flywheel_ml.workspace import (
+        Workspace,
+        connect_workspace,
+        init_workspace,
+        open_workspace,
+    )
 
 _LAZY = {
     "FlywheelError": "flywheel_ml.errors",
     "VerifyReport": "flywheel_ml.backends.object_verification",
     "Workspace": "flywheel_ml.workspace",
+    "connect_workspace": "flywheel_ml.workspace",
     "init_workspace": "flywheel_ml.workspace",
     "open_workspace": "flywheel_ml.workspace",
 }
@@ -36,6 +43,7 @@ __all__ = [
     "VerifyReport",
     "Workspace",
     "__version__",
+    "connect_workspace",
     "init_workspace",
     "open_workspace",
 ]

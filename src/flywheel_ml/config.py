@@ -10,17 +10,28 @@ variable                 flywheel.toml                meaning
 ``FLYWHEEL_DB_URL``      ``[store] url``              SQLAlchemy URL of the database
 ``FLYWHEEL_BLOB_URL``    ``[store] blobs``            folder or fsspec URL of the object store
 ``FLYWHEEL_USER``        —                            who is acting (else the login name)
+``FLYWHEEL_URL``         —                            a team server to use instead (REST)
+``FLYWHEEL_TOKEN``       —                            the API token for ``FLYWHEEL_URL``
 =======================  ===========================  ==========================================
+
+Which workspace a command opens: a folder given explicitly (``-C``, ``open_workspace(path)``);
+else the team server of ``FLYWHEEL_URL``; else the nearest ``flywheel.toml`` upwards; else the
+server saved by ``flywheel login`` (in ``$XDG_CONFIG_HOME/flywheel/login.json``).
 """
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
+import shutil
+import tempfile
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from flywheel_ml.errors import InvalidInputError, WorkspaceNotFoundError
+from flywheel_ml.errors import ConflictError, InvalidInputError, WorkspaceNotFoundError
 
 PROJECT_FILE = "flywheel.toml"
 STATE_DIR = ".flywheel"
@@ -41,11 +52,13 @@ class Settings:
     name: str
     db_url: str
     blob_url: str
+    state_path: Path | None = None
 
     @property
     def state_dir(self) -> Path:
-        """The ``.flywheel`` folder: local database, objects, caches."""
-        return self.root / STATE_DIR
+        """The ``.flywheel`` folder: local database, objects, caches (for a team server's
+        client: its cache folder for that server)."""
+        return self.state_path if self.state_path is not None else self.root / STATE_DIR
 
 
 def find_root(start: Path | None = None) -> Path:
@@ -104,6 +117,49 @@ def load_settings(root: Path) -> Settings:
     )
 
 
+def create_project(root: Path, *, name: str) -> Callable[[], None]:
+    """Write ``root/flywheel.toml`` and ``root/.flywheel/`` (making ``root`` when missing);
+    returns a function that removes whatever this call created.
+
+    Raises:
+        ConflictError: ``root`` already holds a workspace.
+        InvalidInputError: ``root`` is a file, or cannot be written.
+    """
+    project_file = root / PROJECT_FILE
+    if project_file.exists():
+        raise ConflictError(
+            f"{root} already holds a Flywheel workspace",
+            hint="open it (cd into it) or choose another folder",
+        )
+    if root.exists() and not root.is_dir():
+        raise InvalidInputError(f"{root} is a file, not a folder", hint="choose a folder path")
+    # The outermost folder this call creates (mkdir(parents=True) may make several).
+    created_top = next((f for f in reversed((root, *root.parents)) if not f.exists()), None)
+    state = root / STATE_DIR
+    created_state = not state.exists()
+
+    def undo() -> None:
+        # Cleanup must not mask the cause (e.g. a parent of ``root`` that is a file).
+        with contextlib.suppress(OSError):
+            project_file.unlink(missing_ok=True)
+        if created_state:
+            shutil.rmtree(state, ignore_errors=True)
+        if created_top is not None:
+            shutil.rmtree(created_top, ignore_errors=True)
+
+    try:
+        state.mkdir(parents=True, exist_ok=True)
+        (state / ".gitignore").write_text("*\n", encoding="utf-8")
+        project_file.write_text(render_project_file(name), encoding="utf-8")
+    except OSError as exc:
+        undo()
+        raise InvalidInputError(
+            f"cannot create a workspace in {root}: {exc.strerror or exc}",
+            hint="choose a folder you can write to",
+        ) from exc
+    return undo
+
+
 def render_project_file(name: str) -> str:
     """The text of a new ``flywheel.toml``."""
     quoted = name.replace("\\", "\\\\").replace('"', '\\"')
@@ -118,3 +174,112 @@ def render_project_file(name: str) -> str:
         "# Object store; empty means .flywheel/objects. FLYWHEEL_BLOB_URL overrides it.\n"
         '# blobs = "s3://bucket/flywheel"\n'
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ServerLogin:
+    """A team server to use and the token to use it with."""
+
+    url: str
+    token: str
+
+
+def server_to_use(path: Path | None) -> ServerLogin | None:
+    """The team server a command works on, or None for a local workspace.
+
+    ``path`` is the workspace folder given explicitly (None when not given). The order is the
+    one in the module docstring: an explicit folder or ``FLYWHEEL_WORKSPACE``, then
+    ``FLYWHEEL_URL``, then a ``flywheel.toml`` upwards, then the saved login.
+    """
+    if path is not None or os.environ.get("FLYWHEEL_WORKSPACE", "").strip():
+        return None
+    login = env_login()
+    if login is not None:
+        return login
+    try:
+        find_root(None)
+    except WorkspaceNotFoundError:
+        return saved_login()
+    return None
+
+
+def login_for(server: str) -> ServerLogin:
+    """The token this process has for ``server``: ``FLYWHEEL_URL``'s or the saved login's.
+
+    Raises:
+        InvalidInputError: neither names ``server``.
+    """
+    for login in (env_login(), saved_login()):
+        if login is not None and login.url.rstrip("/") == server.rstrip("/"):
+            return login
+    raise InvalidInputError(
+        f"this process has no token for {server}",
+        hint="set FLYWHEEL_URL and FLYWHEEL_TOKEN, or run `flywheel login` on this machine",
+    )
+
+
+def login_file() -> Path:
+    """Where ``flywheel login`` keeps the server and token (readable by the user only)."""
+    base = os.environ.get("XDG_CONFIG_HOME", "").strip() or str(Path.home() / ".config")
+    return Path(base) / "flywheel" / "login.json"
+
+
+def env_login() -> ServerLogin | None:
+    """The server named by ``FLYWHEEL_URL`` (with ``FLYWHEEL_TOKEN``), if set.
+
+    Raises:
+        InvalidInputError: ``FLYWHEEL_URL`` is set without ``FLYWHEEL_TOKEN``.
+    """
+    url = os.environ.get("FLYWHEEL_URL", "").strip()
+    if not url:
+        return None
+    token = os.environ.get("FLYWHEEL_TOKEN", "").strip()
+    if not token:
+        raise InvalidInputError(
+            "FLYWHEEL_URL is set but FLYWHEEL_TOKEN is not",
+            hint="set FLYWHEEL_TOKEN to a token from `flywheel server token create`",
+        )
+    return ServerLogin(url=url, token=token)
+
+
+def saved_login() -> ServerLogin | None:
+    """The server saved by ``flywheel login``, or None."""
+    path = login_file()
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as exc:
+        raise InvalidInputError(
+            f"{path} is unreadable: {exc}", hint="run `flywheel login` again"
+        ) from exc
+    if not isinstance(data, dict) or not data.get("url") or not data.get("token"):
+        raise InvalidInputError(f"{path} lacks url or token", hint="run `flywheel login` again")
+    return ServerLogin(url=str(data["url"]), token=str(data["token"]))
+
+
+def save_login(login: ServerLogin) -> Path:
+    """Keep ``login`` for later commands (replaced whole, mode 0600); returns the file."""
+    path = login_file()
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".login-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            json.dump({"url": login.url, "token": login.token}, out)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def forget_login() -> bool:
+    """Delete the saved login; False when there was none."""
+    try:
+        login_file().unlink()
+    except FileNotFoundError:
+        return False
+    return True

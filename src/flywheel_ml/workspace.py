@@ -7,32 +7,27 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
-import shutil
 from collections.abc import Callable, Iterator
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING
 
-from flywheel_ml.backends.blobs import FsspecObjectStore, LocalObjectStore, open_object_store
 from flywheel_ml.backends.object_verification import VerifyReport, verify_objects
-from flywheel_ml.backends.sql.database import Database, open_database
-from flywheel_ml.backends.sql.event_store import SqlEventLog
-from flywheel_ml.backends.sql.migrate import ensure_schema
-from flywheel_ml.backends.sql.plan_store import SqlPlanStore
+from flywheel_ml.backends.sql.database import Database
+from flywheel_ml.backends.stores import SqlStores, Stores, open_sql_stores
 from flywheel_ml.config import (
-    PROJECT_FILE,
-    STATE_DIR,
     Settings,
+    create_project,
     find_root,
     load_settings,
-    render_project_file,
+    login_for,
+    server_to_use,
 )
 from flywheel_ml.core.digests import Digest
 from flywheel_ml.core.lifecycle import StageName, StageStatus
-from flywheel_ml.errors import ConflictError, InvalidInputError
+from flywheel_ml.errors import InvalidInputError
 from flywheel_ml.plan.stage import PlanStage
 from flywheel_ml.reports.status import EvidenceSource, collect_status
 
@@ -40,10 +35,12 @@ from flywheel_ml.reports.status import EvidenceSource, collect_status
 # imports (numpy, pandas, pyarrow, scikit-learn) of the others.
 if TYPE_CHECKING:
     from flywheel_ml.analyze.stage import AnalyzeStage
-    from flywheel_ml.backends.packs import PackedObjectStore
     from flywheel_ml.core.access import Access
+    from flywheel_ml.core.events import EventLog
+    from flywheel_ml.core.objects import ObjectStore
     from flywheel_ml.data.entities import DatasetVersion
     from flywheel_ml.data.stage import DataStage
+    from flywheel_ml.data.store import DataObjects
     from flywheel_ml.label.stage import LabelStage, ProbaModel
     from flywheel_ml.monitor.stage import MonitorStage
     from flywheel_ml.registry.stage import RegistryStage
@@ -61,12 +58,33 @@ class Workspace:
     use it as a context manager) to release database connections.
     """
 
-    def __init__(
-        self, settings: Settings, database: Database, objects: LocalObjectStore | FsspecObjectStore
-    ) -> None:
+    def __init__(self, settings: Settings, stores: Stores) -> None:
         self.settings = settings
-        self.database = database
-        self.objects = objects
+        self.stores = stores
+
+    @property
+    def is_remote(self) -> bool:
+        """Whether this workspace is a client of a team server (its stores speak REST)."""
+        return not isinstance(self.stores, SqlStores)
+
+    @property
+    def database(self) -> Database:
+        """The SQL database (embedded workspaces and the server host only).
+
+        Raises:
+            InvalidInputError: this workspace is a client of a team server.
+        """
+        if isinstance(self.stores, SqlStores):
+            return self.stores.database
+        raise InvalidInputError(
+            "this needs the workspace's database, and this workspace is a team server's client",
+            hint="run it on the server host (or unset FLYWHEEL_URL to use a local workspace)",
+        )
+
+    @property
+    def objects(self) -> ObjectStore:
+        """The object store: artifacts, models, documents."""
+        return self.stores.objects
 
     @property
     def root(self) -> Path:
@@ -79,30 +97,28 @@ class Workspace:
         return self.settings.name
 
     @cached_property
-    def events(self) -> SqlEventLog:
+    def events(self) -> EventLog:
         """The activity log of every write."""
-        return SqlEventLog(self.database)
+        found: EventLog = self.stores.store("events")
+        return found
 
     @cached_property
     def plan(self) -> PlanStage:
         """The project page (stage 1)."""
-        return PlanStage(SqlPlanStore(self.database), default_name=self.settings.name)
+        return PlanStage(self.stores.store("plan"), default_name=self.settings.name)
 
-    @cached_property
-    def packed_objects(self) -> PackedObjectStore:
-        """The object store with small batch-written objects in packs (index in the database)."""
-        from flywheel_ml.backends.packs import PackedObjectStore
-
-        return PackedObjectStore(self.objects, self.database)
+    @property
+    def packed_objects(self) -> DataObjects:
+        """The object store of dataset items (small batch-written objects in packs)."""
+        return self.stores.data_objects
 
     @cached_property
     def data(self) -> DataStage:
         """Dataset versions, stable splits, the sealed test set, checks, slices (stage 2)."""
-        from flywheel_ml.backends.sql.data_store import SqlDataStore
         from flywheel_ml.data.stage import DataStage
 
         stage = DataStage(
-            SqlDataStore(self.database),
+            self.stores.store("data"),
             self.packed_objects,
             events=self.events,
             cache_path=self.settings.state_dir / "data-file-cache.json",
@@ -114,11 +130,10 @@ class Workspace:
     @cached_property
     def label(self) -> LabelStage:
         """The label document, annotations, agreement, weak supervision, queues (stage 3)."""
-        from flywheel_ml.backends.sql.label_store import SqlLabelStore
         from flywheel_ml.label.stage import LabelStage
 
         return LabelStage(
-            SqlLabelStore(self.database), self.data, events=self.events,
+            self.stores.store("label"), self.data, events=self.events,
             load_model=self._probability_model,
         )  # fmt: skip
 
@@ -137,11 +152,10 @@ class Workspace:
     @cached_property
     def track(self) -> TrackStage:
         """Experiment tracking: runs, metrics, artifacts, models, lineage (stage 4)."""
-        from flywheel_ml.backends.sql.track_store import SqlTrackStore
         from flywheel_ml.track.stage import TrackStage
 
         return TrackStage(
-            SqlTrackStore(self.database),
+            self.stores.store("track"),
             objects=self.objects,
             page=self.plan.get,
             resolve_dataset=lambda ref: self.data.get_version(ref).ref,
@@ -152,24 +166,23 @@ class Workspace:
         """Baselines, overfit check, learning curves, diagnosis, searches (stage 5)."""
         import functools
 
-        from flywheel_ml.backends.sql.tune_store import SqlTuneStore
         from flywheel_ml.tune.stage import TuneStage
 
         root, url = str(self.root), os.environ.get("FLYWHEEL_DB_URL")
+        server = self.settings.db_url if self.is_remote else None
         return TuneStage(
-            SqlTuneStore(self.database), track=self.track, data=self.data, page=self.plan.get,
-            worker_opener=lambda: functools.partial(open_tune_worker, root, url),
+            self.stores.store("tune"), track=self.track, data=self.data, page=self.plan.get,
+            worker_opener=lambda: functools.partial(open_tune_worker, root, url, server=server),
             labels=lambda: self.label,
         )  # fmt: skip
 
     @cached_property
     def registry(self) -> RegistryStage:
         """Model versions, gated sealed-test evaluation, aliases with history (stage 7)."""
-        from flywheel_ml.backends.sql.registry_store import SqlRegistryStore
         from flywheel_ml.registry.stage import RegistryStage
 
         return RegistryStage(
-            SqlRegistryStore(self.database),
+            self.stores.store("registry"),
             objects=self.objects,
             runs=self.track,
             data=self.data,
@@ -199,10 +212,9 @@ class Workspace:
     def serve(self) -> ServeStage:
         """Deployments: champion, canary, shadow, rollback, prediction log (stage 8)."""
         from flywheel_ml.backends.gateway_sync import HttpGatewaySync
-        from flywheel_ml.backends.sql.serve_store import SqlDeploymentStore
         from flywheel_ml.serve.stage import ServeStage
 
-        store = SqlDeploymentStore(self.database)
+        store = self.stores.store("serve")
         return ServeStage(
             store,
             resolver=self.model_resolver,
@@ -215,11 +227,10 @@ class Workspace:
     def monitor(self) -> MonitorStage:
         """Drift, alert rules, staleness, live accuracy from delayed labels (stage 9)."""
         from flywheel_ml.backends.notifiers import AlertDelivery
-        from flywheel_ml.backends.sql.monitor_store import SqlMonitorStore
         from flywheel_ml.monitor.stage import MonitorStage
 
         return MonitorStage(
-            SqlMonitorStore(self.database),
+            self.stores.store("monitor"),
             objects=self.objects,
             data=self.data,
             registry=self.registry,
@@ -297,11 +308,20 @@ class Workspace:
         Args:
             progress: called with the number of objects checked so far.
         """
-        return verify_objects(self.objects, self.packed_objects, progress=progress)
+        stores = self._sql_stores("flywheel verify")
+        return verify_objects(stores.objects, stores.data_objects, progress=progress)
 
     def iter_object_digests(self) -> Iterator[Digest]:
         """Every stored object's digest, loose or packed."""
-        return self.packed_objects.iter_digests()
+        return self._sql_stores("listing every object").data_objects.iter_digests()
+
+    def _sql_stores(self, what: str) -> SqlStores:
+        if isinstance(self.stores, SqlStores):
+            return self.stores
+        raise InvalidInputError(
+            f"{what} runs where the objects are, and this workspace is a team server's client",
+            hint="run it on the server host",
+        )
 
     def close(self) -> None:
         """End the runs still open in this process, then release database connections."""
@@ -309,7 +329,7 @@ class Workspace:
             if "track" in self.__dict__:
                 self.track.close()
         finally:
-            self.database.dispose()
+            self.stores.close()
 
     def __enter__(self) -> Workspace:
         return self
@@ -323,22 +343,32 @@ class Workspace:
         self.close()
 
     def __repr__(self) -> str:
-        return f"Workspace({str(self.root)!r}, db={self.database.url!r})"
+        return f"Workspace({str(self.root)!r}, stores={self.stores!r})"
 
 
-_WORKER_WORKSPACES: dict[tuple[str, str | None], Workspace] = {}
+_WORKER_WORKSPACES: dict[tuple[str, str | None, str | None], Workspace] = {}
 
 
-def open_tune_worker(root: str, db_url: str | None) -> TuneStage:
+def open_tune_worker(root: str, db_url: str | None, *, server: str | None = None) -> TuneStage:
     """The tune stage of the workspace at ``root``, for a search worker in another process
     (local or a Dask worker); opened once per process. ``db_url`` is the coordinator's
-    ``FLYWHEEL_DB_URL`` when it had one."""
-    key = (root, db_url)
+    ``FLYWHEEL_DB_URL`` when it had one; ``server`` the team server's URL when the coordinator
+    is its client (the token is never sent with the task: the worker takes it from its own
+    ``FLYWHEEL_TOKEN`` or ``flywheel login``).
+
+    Raises:
+        InvalidInputError: the worker has no token for ``server``.
+    """
+    key = (root, db_url, server)
     ws = _WORKER_WORKSPACES.get(key)
     if ws is None:
-        if db_url:
-            os.environ["FLYWHEEL_DB_URL"] = db_url
-        ws = _WORKER_WORKSPACES[key] = open_workspace(root)
+        if server is not None:
+            ws = connect_workspace(server, token=login_for(server).token)
+        else:
+            if db_url:
+                os.environ["FLYWHEEL_DB_URL"] = db_url
+            ws = open_workspace(root)
+        _WORKER_WORKSPACES[key] = ws
     return ws.tune
 
 
@@ -353,16 +383,7 @@ def _record_dataset_in_open_run(version: DatasetVersion) -> None:
 
 
 def _connect(settings: Settings) -> Workspace:
-    database = open_database(settings.db_url)
-    try:
-        lock = settings.state_dir / "migrate.lock" if database.is_sqlite else None
-        ensure_schema(database, lock_path=lock)
-        database.count_changes = True
-        objects = open_object_store(settings.blob_url)
-    except BaseException:
-        database.dispose()
-        raise
-    return Workspace(settings, database, objects)
+    return Workspace(settings, open_sql_stores(settings))
 
 
 def open_workspace(path: str | os.PathLike[str] | None = None) -> Workspace:
@@ -378,11 +399,32 @@ def open_workspace(path: str | os.PathLike[str] | None = None) -> Workspace:
     """
     if path is not None and "://" in os.fspath(path):
         raise InvalidInputError(
-            f"cannot open {os.fspath(path)!r}: server URLs are not supported by this version",
+            f"cannot open {os.fspath(path)!r}: a server is opened with connect_workspace(url, "
+            "token=...) or FLYWHEEL_URL",
             hint="pass the folder of a workspace made by `flywheel init`",
         )
+    login = server_to_use(None if path is None else Path(path))
+    if login is not None:
+        return connect_workspace(login.url, token=login.token)
     root = find_root(None if path is None else Path(path))
     return _connect(load_settings(root))
+
+
+def connect_workspace(url: str, *, token: str) -> Workspace:
+    """The workspace a team server at ``url`` serves, as its client (every store over REST).
+
+    The stages, the CLI and the SDK work on it as on an embedded workspace. Local caches (file
+    signatures of data folders) live in ``$XDG_CACHE_HOME/flywheel/<host>``; documents are
+    written under the current folder.
+
+    Raises:
+        StoreUnavailableError: the server cannot be reached.
+        AuthenticationError: the token is unknown, expired or revoked.
+    """
+    from flywheel_ml.backends.rest import connect
+
+    settings, stores = connect(url, token=token)
+    return Workspace(settings, stores)
 
 
 def init_workspace(path: str | os.PathLike[str] = ".", *, name: str | None = None) -> Workspace:
@@ -395,31 +437,11 @@ def init_workspace(path: str | os.PathLike[str] = ".", *, name: str | None = Non
         ConflictError: ``path`` already holds a workspace.
     """
     root = Path(path).resolve()
-    project_file = root / PROJECT_FILE
-    if project_file.exists():
-        raise ConflictError(
-            f"{root} already holds a Flywheel workspace",
-            hint="open it (cd into it) or choose another folder",
-        )
-    if root.exists() and not root.is_dir():
-        raise InvalidInputError(f"{root} is a file, not a folder", hint="choose a folder path")
-    # The outermost folder this call creates (mkdir(parents=True) may make several).
-    created_top = next((f for f in reversed((root, *root.parents)) if not f.exists()), None)
-    state = root / STATE_DIR
-    created_state = not state.exists()
+    undo = create_project(root, name=name or root.name)
     try:
-        state.mkdir(parents=True, exist_ok=True)
-        (state / ".gitignore").write_text("*\n", encoding="utf-8")
-        project_file.write_text(render_project_file(name or root.name), encoding="utf-8")
         return _connect(load_settings(root))
     except BaseException as exc:
-        # Cleanup must not mask the cause (e.g. a parent of ``root`` that is a file).
-        with contextlib.suppress(OSError):
-            project_file.unlink(missing_ok=True)
-        if created_state:
-            shutil.rmtree(state, ignore_errors=True)
-        if created_top is not None:
-            shutil.rmtree(created_top, ignore_errors=True)
+        undo()
         if isinstance(exc, OSError):
             raise InvalidInputError(
                 f"cannot create a workspace in {root}: {exc.strerror or exc}",

@@ -42,6 +42,8 @@ _SUBCOMMANDS: dict[str, str] = {
     "import": "group",
     "readiness": "command",
     "server": "group",
+    "login": "command",
+    "logout": "command",
     "export": "group",
 }
 # Sub-commands whose module name differs (``import`` is a Python keyword).

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 from typing import Any, NoReturn
@@ -51,7 +52,6 @@ def _exit_after_python_cleanup(code: object) -> NoReturn:
     # commands that had already printed their answer. Do what a normal exit does for Python
     # (join non-daemon threads, run atexit handlers, flush), then leave before native teardown.
     import atexit
-    import os
     import threading
 
     if isinstance(code, str):
@@ -74,8 +74,9 @@ def _run(argv: list[str] | None) -> None:
     # Die quietly when the reader goes away (`flywheel ... | head`), like other Unix tools.
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = _take_global_flags(list(sys.argv[1:] if argv is None else argv))
-    if "data" in args[:3]:
-        # `data status` and a no-op `data add` answer before Typer and SQLAlchemy load.
+    if "data" in args[:3] and not os.environ.get("FLYWHEEL_URL", "").strip():
+        # `data status` and a no-op `data add` answer before Typer and SQLAlchemy load (from
+        # the local SQLite file: never for a team server's client).
         from flywheel_ml.cli.data_quick import answer
 
         if answer(args, json_output=STATE.json):

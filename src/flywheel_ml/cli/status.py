@@ -45,14 +45,18 @@ def status_command(
     """Show each lifecycle stage's deliverables with their evidence, or what to run next, and
     the champion's readiness (ML Test Score)."""
     from flywheel_ml.cli import status_cache
-    from flywheel_ml.config import find_root, load_settings
+    from flywheel_ml.config import find_root, load_settings, server_to_use
 
-    settings = load_settings(find_root(STATE.workspace_dir))
-    key = status_cache.cache_key(settings)
-    data = None if fresh else status_cache.load(settings, key)
-    if data is None:
-        data = _compute()
-        status_cache.store(settings, key, data)
+    data: dict[str, Any] | None
+    if server_to_use(STATE.workspace_dir) is not None:
+        data = _compute()  # a team server's client: the cache keys on a local SQLite file
+    else:
+        settings = load_settings(find_root(STATE.workspace_dir))
+        key = status_cache.cache_key(settings)
+        data = None if fresh else status_cache.load(settings, key)
+        if data is None:
+            data = _compute()
+            status_cache.store(settings, key, data)
 
     def render(out: Console) -> None:
         from rich.table import Table

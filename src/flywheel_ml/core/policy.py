@@ -109,6 +109,114 @@ POLICY: dict[tuple[str, str], Role] = {
     ("GET", "/api/v1/tune"): _V,
 }
 
+# The store API (``/api/v1/stores/{store}/{method}``) that the REST client backend calls: one
+# route per store method, each with its own rule. Reading the project's records is a viewer's
+# (annotations included: the status of the label stage is computed from them; data files are
+# object bytes, a scientist's); who annotates which queue, delayed production labels and writing
+# are a scientist's; what changes the project for everyone (the page, the split policy, aliases,
+# deletions of versions, what is live, gateways) is a lead's. Annotators answer through their
+# queue routes above.
+STORE_ROLES: dict[str, dict[str, Role]] = {
+    "plan": {"latest_page": _V, "list_revisions": _V, "update_page": _L},
+    "data": {
+        **dict.fromkeys(
+            ("get_dataset", "list_datasets", "list_versions", "latest_version", "get_version",
+             "find_versions", "get_split_policy", "list_slices", "list_test_reads",
+             "latest_check"),
+            _V,
+        ),
+        # The first dataset sets the project's split policy: a scientist may set it once;
+        # replacing it (which moves items between splits) is a lead's (STORE_ARGUMENT_ROLES).
+        **dict.fromkeys(
+            ("create_version", "put_slice", "delete_slice", "record_test_read", "record_check",
+             "set_split_policy"),
+            _S,
+        ),
+    },
+    "label": {
+        **dict.fromkeys(("list_guides", "list_functions", "latest_record", "list_annotations"), _V),
+        # Queues and their tasks say who annotates what: annotators see only their own
+        # queues, through the queue routes above (server/queue_scope.py).
+        **dict.fromkeys(
+            ("get_queue", "list_queues", "add_guide", "add_annotations", "create_queue",
+             "add_tasks", "list_tasks", "finish_task", "put_function", "delete_function",
+             "add_record"),
+            _S,
+        ),
+    },
+    "track": {
+        **dict.fromkeys(
+            ("get_run", "match_ids", "list_runs", "count_runs", "ranking_values", "get_runs",
+             "change_token", "metric_series", "list_artifacts", "live_runs"),
+            _V,
+        ),
+        **dict.fromkeys(
+            ("create_run", "update_run", "finish_run", "heartbeat", "append_points",
+             "add_artifact", "set_deleted", "mark_crashed"),
+            _S,
+        ),
+    },
+    "tune": {
+        **dict.fromkeys(("read_journal", "get_study", "list_studies"), _V),
+        **dict.fromkeys(("append_journal", "create_study", "set_fine_space"), _S),
+    },
+    "registry": {
+        **dict.fromkeys(
+            ("get_version", "list_versions", "aliases", "alias_history", "list_evaluations",
+             "list_cases"),
+            _V,
+        ),
+        **dict.fromkeys(("add_version", "add_evaluation", "put_case"), _S),
+        **dict.fromkeys(("set_deleted", "move_alias"), _L),
+    },
+    "serve": {
+        **dict.fromkeys(
+            ("get_deployment", "list_deployments", "list_moves", "last_seq", "list_gateways"), _V
+        ),
+        **dict.fromkeys(("apply_move", "add_gateway", "remove_gateway"), _L),
+    },
+    "monitor": {
+        **dict.fromkeys(
+            ("get_rule", "list_rules", "list_evaluations", "list_alerts", "get_binning",
+             "count_labels", "list_turns"),
+            _V,
+        ),
+        **dict.fromkeys(
+            ("add_rule", "delete_rule", "record_check", "put_binning", "add_labels",
+             "get_labels", "save_turn"),
+            _S,
+        ),
+    },
+    "events": {"recent": _V, "record": _S},
+}  # fmt: skip
+"""The lowest role allowed on each store method of the store API."""
+
+STORE_ARGUMENT_ROLES: dict[tuple[str, str, str], Role] = {
+    ("data", "set_split_policy", "replace"): _L,
+}
+"""Store method arguments that, when true, need a higher role than the method itself."""
+
+STORE_ROUTE = "/api/v1/stores/{store}/{method}"
+"""The path template of the store API, with the store and method names filled in per route."""
+
+POLICY.update(
+    {
+        ("POST", f"/api/v1/stores/{store}/{method}"): role
+        for store, methods in STORE_ROLES.items()
+        for method, role in methods.items()
+    }
+)
+# Object bytes are data: reading and writing them is a scientist's, as downloading artifacts is.
+POLICY.update(
+    {
+        ("GET", "/api/v1/objects/{digest}"): _S,
+        ("PUT", "/api/v1/objects/{digest}"): _S,
+        ("POST", "/api/v1/objects/batch"): _S,
+        ("POST", "/api/v1/objects/missing"): _S,
+        ("GET", "/api/v1/whoami"): _V,
+    }
+)
+
 
 def is_public(method: str, template: str) -> bool:
     """Whether ``method template`` is answered without authentication."""

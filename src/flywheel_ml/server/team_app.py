@@ -2,10 +2,12 @@
 
 ``flywheel server start`` serves this. It is :func:`create_ui_app` with writes enabled (each
 route's role decides who may write) behind :class:`~flywheel_ml.server.team_auth.TeamGate`, and
-adds ``/readyz`` (the database answers and its schema is this Flywheel's) and ``/metrics``
-(Prometheus text: requests by method, route and status). ``/healthz``, ``/readyz`` and the static
-files are the only routes answered without a token, with ``/login`` (a browser signs in with a
-token and gets it back as an HttpOnly, SameSite=Strict cookie) and ``/logout``.
+adds the store and object APIs that REST clients call (``server/routes/stores.py``,
+``server/routes/objects.py``), ``/readyz`` (the database answers and its schema is this
+Flywheel's) and ``/metrics`` (Prometheus text: requests by method, route and status).
+``/healthz``, ``/readyz`` and the static files are the only routes answered without a token,
+with ``/login`` (a browser signs in with a token and gets it back as an HttpOnly,
+SameSite=Strict cookie) and ``/logout``.
 """
 
 from __future__ import annotations
@@ -41,11 +43,15 @@ def create_team_app(
         allowed_hosts: accepted ``Host`` header values (``["*"]`` when listening everywhere).
         access_log: where one JSON line per request goes (``flywheel server start``: stderr).
     """
+    from flywheel_ml.server.routes import objects, stores
+
     app = create_ui_app(ws, write=True, allowed_hosts=allowed_hosts)
     metrics = RequestMetrics()
     app.state.request_metrics = metrics
     # Before the static mount and the stage routes; these paths are not used by any of them.
     app.router.routes[0:0] = [
+        *stores.routes(),
+        *objects.routes(),
         Route("/readyz", _readyz, include_in_schema=False),
         Route("/metrics", _metrics, include_in_schema=False),
         Route("/login", _login_page, include_in_schema=False),
