@@ -132,9 +132,7 @@ def test_object_digests_are_checked_in_both_directions(team: Team) -> None:
         digest = stores.objects.put_bytes(b"some bytes")
         assert stores.objects.get_bytes(digest) == b"some bytes"
         assert stores.objects.exists(digest)
-        assert stores.data_objects.put_many([b"x", b"y", b"x"])[0] == stores.objects.put_bytes(
-            b"x"
-        )
+        assert stores.data_objects.put_many([b"x", b"y", b"x"])[0] == stores.objects.put_bytes(b"x")
         other = fw.core.digests.digest_bytes(b"other")  # type: ignore[attr-defined]
         with pytest.raises(NotFoundError):
             stores.objects.get_bytes(other)
@@ -259,3 +257,31 @@ def test_path_traversal_names_in_store_calls_never_reach_the_disk(team: Team) ->
             if not 400 <= answer.status_code < 500 or b"root:x:0" in answer.content:
                 wrong.append(f"GET objects/{name[:40]!r} -> {answer.status_code}")
     assert not wrong, "\n".join(wrong)
+
+
+def test_label_queues_and_a_search_with_worker_processes_work_over_rest(
+    team: Team, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flywheel_ml.tune.configs import parse_config
+
+    # Search workers in other processes find the server the way any client does.
+    monkeypatch.setenv("FLYWHEEL_URL", team.url)
+    monkeypatch.setenv("FLYWHEEL_TOKEN", team.tokens["lead"])
+    with fw.open_workspace() as ws:
+        assert ws.is_remote
+        ws.plan.set(problem="p", objective="accuracy max")
+        ws.data.add(_frame(300), name="table", label="label", id="id")
+        ws.label.set_guide("classes:\n  - name: '0'\n  - name: '1'\n")
+        queue = ws.label.create_queue("first", "table@v1", size=5, annotators=["ann"])
+        task = ws.label.next_task(queue.name, "ann")
+        assert task is not None
+        ws.label.submit(queue.name, task.task.item, "ann", 1)
+        assert [a.item for a in ws.label.annotations("table")] == [task.task.item]
+        config = parse_config(
+            "data: table@v1\nmodel: sklearn.linear_model.LogisticRegression\nseed: 1\n"
+            "search:\n  C: {float: [0.01, 10], log: true}\n"
+        )
+        result = ws.tune.search(config, study="remote", n_trials=6, jobs=2)
+        assert result.completed == 6 and result.best_run_id is not None
+    runs = team.server.track.list_runs("tags.study = remote")
+    assert len(runs) == 6 and {r.created_by for r in runs} == {"lead-user"}
