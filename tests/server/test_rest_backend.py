@@ -285,3 +285,31 @@ def test_label_queues_and_a_search_with_worker_processes_work_over_rest(
         assert result.completed == 6 and result.best_run_id is not None
     runs = team.server.track.list_runs("tags.study = remote")
     assert len(runs) == 6 and {r.created_by for r in runs} == {"lead-user"}
+
+
+def test_a_record_naming_bytes_the_server_lacks_is_refused(team: Team) -> None:
+    from datetime import UTC, datetime
+
+    from flywheel_ml.core.digests import digest_bytes
+    from flywheel_ml.data.entities import Dataset, DatasetVersion
+    from flywheel_ml.errors import InvalidInputError
+
+    stores = RestStores(RestClient(team.url, team.tokens["scientist"]))
+    try:
+        ghost = DatasetVersion(
+            digest=digest_bytes(b"a manifest never uploaded"),
+            dataset="ghost",
+            number=1,
+            parent=None,
+            message="",
+            author="x",
+            created_at=datetime.now(UTC),
+            items=0,
+            size=0,
+        )
+        dataset = Dataset(name="ghost", kind="table", label="label")
+        with pytest.raises(InvalidInputError, match="does not have"):
+            stores.store("data").create_version(dataset, ghost)
+    finally:
+        stores.close()
+    assert team.server.data.list_datasets() == []

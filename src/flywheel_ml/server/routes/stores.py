@@ -42,6 +42,7 @@ from flywheel_ml.backends import wire
 from flywheel_ml.backends.sql.request_key_store import SqlRequestKeys
 from flywheel_ml.backends.stores import CALLBACK_PARAMETERS, store_protocol
 from flywheel_ml.core.access import ForbiddenError, Role
+from flywheel_ml.core.digests import parse_digest
 from flywheel_ml.core.identity import acting_as
 from flywheel_ml.core.policy import STORE_ARGUMENT_ROLES, STORE_ROLES
 from flywheel_ml.errors import (
@@ -107,6 +108,7 @@ def _handler(store: str, method: str) -> Callable[[Request], Any]:
             try:
                 args = _arguments(wire.loads(body), parameters, route)
                 _check_arguments(store, method, args, user, role)
+                _check_references(ws, store, method, args)
                 args = _stamped(args, user, takes_actor="actor" in parameters)
                 if callback is not None:
                     args[callback] = _optimistic(args[callback], user, route)
@@ -189,6 +191,27 @@ def _arguments(
     if missing:
         raise InvalidInputError(f"{route} needs argument {missing[0]!r}", hint="")
     return args
+
+
+# Store writes that name an object by digest: the object must be on the server already (the
+# client uploads before it records), so no record can point at bytes that are not there.
+_REFERENCED_OBJECTS: dict[tuple[str, str], tuple[str, str]] = {
+    ("data", "create_version"): ("version", "digest"),
+    ("track", "add_artifact"): ("artifact", "digest"),
+}
+
+
+def _check_references(ws: Any, store: str, method: str, args: dict[str, Any]) -> None:
+    reference = _REFERENCED_OBJECTS.get((store, method))
+    if reference is None:
+        return
+    argument, field = reference
+    digest = getattr(args.get(argument), field, None)
+    if not isinstance(digest, str) or not ws.stores.data_objects.exists(parse_digest(digest)):
+        raise InvalidInputError(
+            f"{store}.{method} names object {digest!r}, which the server does not have",
+            hint="upload the object before recording it",
+        )
 
 
 def _stamped(args: dict[str, Any], user: str, *, takes_actor: bool) -> dict[str, Any]:
