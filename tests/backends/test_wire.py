@@ -55,7 +55,7 @@ def test_entities_round_trip_with_nested_entities_and_arrays() -> None:
     run = NewRun(
         id="r1",
         name="n",
-        params={"lr": ("0.1", 0.1)},  # type: ignore[dict-item]
+        params={"lr": ("0.1", 0.1)},
         tags={"k": "v"},
         lineage=Lineage(git_commit="abc", command=("python", "train.py"), seed=3),
         created_by="alice",
@@ -122,3 +122,35 @@ def test_values_outside_the_entity_modules_cannot_be_sent() -> None:
     # Whatever bytes arrive, decoding never unpickles them.
     with pytest.raises(InvalidInputError):
         wire.loads(pickle.dumps({"a": 1}))
+
+
+def test_values_are_checked_against_store_annotations() -> None:
+    import typing
+
+    from flywheel_ml.backends.wire_types import conforms
+    from flywheel_ml.track.store import TrackStore
+
+    hints = typing.get_type_hints(TrackStore.update_run)
+    assert conforms({"lr": ("0.1", 0.1)}, hints["params"])
+    assert conforms(None, hints["params"])
+    assert not conforms({"lr": 0.1}, hints["params"])
+    assert conforms([("d@v1", "d")], hints["datasets"])
+    assert not conforms([("d@v1",)], hints["datasets"])
+    assert not conforms(True, hints["seed"])  # a bool is not a number to a store
+    batch = typing.get_type_hints(TrackStore.append_points)["batch"]
+    assert conforms({("r", "loss"): ([0], [0.5], [1.0])}, batch)
+    assert not conforms({("r", "loss"): (["0"], [0.5], [1.0])}, batch)
+    run = NewRun(
+        id="r",
+        name="n",
+        params={},
+        tags={"k": 1},  # type: ignore[dict-item]
+        lineage=Lineage(),
+        created_by="a",
+        host="h",
+        process="p",
+        started_at=T0,
+    )
+    assert not conforms(run, typing.get_type_hints(TrackStore.create_run)["run"])
+    series = typing.get_type_hints(MetricSeries)["steps"]
+    assert conforms(np.arange(2), series) and not conforms([0, 1], series)

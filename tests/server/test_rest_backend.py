@@ -122,6 +122,11 @@ def test_an_unknown_store_argument_or_malformed_body_is_a_422(team: Team) -> Non
             json={"args": {"name": {"$dc": "subprocess:Popen", "f": {}}}},
         )
         assert bad.status_code == 422 and "unknown entity" in bad.json()["message"]
+        mistyped = http.post(
+            "/api/v1/stores/data/get_version", json={"args": {"name": "t", "number": "one"}}
+        )
+        assert mistyped.status_code == 422
+        assert "argument 'number' must be int" in mistyped.json()["message"]
         missing = http.post("/api/v1/stores/data/no_such_method", json={"args": {}})
         assert missing.status_code in (403, 404, 405)
 

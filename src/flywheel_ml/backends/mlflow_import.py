@@ -182,7 +182,7 @@ def _import_run(
         NewRun(
             id=run_id,
             name=name,
-            params=check_params(source.params(mlflow_id)),  # type: ignore[arg-type]
+            params=check_params(source.params(mlflow_id)),
             tags=check_tags(mine),
             lineage=lineage,
             created_by=user or "mlflow",

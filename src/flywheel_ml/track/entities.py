@@ -126,7 +126,8 @@ class NewRun:
 
     id: str
     name: str
-    params: Mapping[str, ParamValue]
+    params: Mapping[str, tuple[str, float | None]]
+    """Name -> (the value as JSON text, its number when numeric), as ``update_run`` takes."""
     tags: Mapping[str, str]
     lineage: Lineage
     created_by: str

@@ -134,7 +134,7 @@ class RunSessions:
             NewRun(
                 id=run_id,
                 name=run_name,
-                params=params,  # type: ignore[arg-type]
+                params=params,
                 tags=tags,
                 lineage=lineage,
                 created_by=lineage.user,

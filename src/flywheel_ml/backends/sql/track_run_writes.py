@@ -116,7 +116,7 @@ class RunWrites:
                     started,
                 ),
             )
-            params: Mapping[str, tuple[str, float | None]] = run.params  # type: ignore[assignment]
+            params: Mapping[str, tuple[str, float | None]] = run.params
             if params:
                 cursor.executemany(
                     self._sql(_INSERT_PARAM),

@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import time
+import typing
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,7 @@ from starlette.routing import BaseRoute, Route
 from flywheel_ml.backends import wire
 from flywheel_ml.backends.sql.request_key_store import SqlRequestKeys
 from flywheel_ml.backends.stores import CALLBACK_PARAMETERS, store_protocol
+from flywheel_ml.backends.wire_types import conforms
 from flywheel_ml.core.access import ForbiddenError, Role
 from flywheel_ml.core.digests import parse_digest
 from flywheel_ml.core.identity import acting_as
@@ -96,6 +98,11 @@ def _handler(store: str, method: str) -> Callable[[Request], Any]:
     }
     callback = CALLBACK_PARAMETERS.get((store, method))
     route = f"/api/v1/stores/{store}/{method}"
+    hints = {
+        name: hint
+        for name, hint in typing.get_type_hints(protocol_method).items()
+        if name in parameters and name != callback
+    }
 
     async def handle(request: Request) -> Response:
         body = await _read_body(request)
@@ -107,6 +114,7 @@ def _handler(store: str, method: str) -> Callable[[Request], Any]:
             """The answer's status and body, and whether it is kept for retries."""
             try:
                 args = _arguments(wire.loads(body), parameters, route)
+                _check_types(args, hints, route)
                 _check_arguments(store, method, args, user, role)
                 _check_references(ws, store, method, args)
                 args = _stamped(args, user, takes_actor="actor" in parameters)
@@ -212,6 +220,18 @@ def _check_references(ws: Any, store: str, method: str, args: dict[str, Any]) ->
             f"{store}.{method} names object {digest!r}, which the server does not have",
             hint="upload the object before recording it",
         )
+
+
+def _check_types(args: dict[str, Any], hints: dict[str, Any], route: str) -> None:
+    for name, value in args.items():
+        hint = hints.get(name)
+        if hint is not None and not conforms(value, hint):
+            shown = getattr(hint, "__name__", None) if isinstance(hint, type) else None
+            shown = shown or str(hint).replace("collections.abc.", "").replace("typing.", "")
+            raise InvalidInputError(
+                f"{route}: argument {name!r} must be {shown}",
+                hint="send values encoded by flywheel_ml's REST client",
+            )
 
 
 def _stamped(args: dict[str, Any], user: str, *, takes_actor: bool) -> dict[str, Any]:
