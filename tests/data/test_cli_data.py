@@ -118,14 +118,20 @@ def test_docs_data_keeps_human_sections(cli: Cli, tmp_path: Path) -> None:
     assert "## Class balance" in text and "reviews@v1" in text and "| train |" in text
     start = text.index("<!-- human:motivation -->") + len("<!-- human:motivation -->")
     end = text.index("<!-- /human:motivation -->")
-    doc.write_text(text[:start] + "\nWe sort reviews by mood.\n" + text[end:])
+    written = "\nWe sort reviews by mood. <script>alert(1)</script> <img src=x onerror=alert(2)>\n"
+    doc.write_text(text[:start] + written + text[end:])
     reviews_frame(150).to_csv(csv, index=False)
     assert cli("data", "add", str(csv), "--name", "reviews", cwd=ws).returncode == 0
     second = _json(cli("docs", "data", "reviews", "--json", cwd=ws))
     assert isinstance(second, dict) and "motivation" not in second["unwritten"]
     text = doc.read_text()
     assert "We sort reviews by mood." in text and "reviews@v2" in text
-    assert (ws / "docs" / "data-reviews.html").read_text().count("<table>") >= 3
+    html = (ws / "docs" / "data-reviews.html").read_text()
+    assert html.count("<table>") >= 3
+    # A human section is user input: its HTML is shown as text, never run; markers are hidden.
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html and "We sort reviews by mood." in html
+    assert "human:motivation" not in html
     status = cli("status", "--json", cwd=ws)
     stages = {s["stage"]: s for s in json.loads(status.stdout)["stages"]}
     assert stages["data"]["done"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -105,16 +106,25 @@ def render_data_document(
     return markdown, tuple(unwritten)
 
 
+_MARKER_LINE = re.compile(r"^<!-- /?human:[a-z_]+ -->\n?", re.M)
+
+
+def document_html(markdown: str) -> str:
+    """The document's Markdown as HTML. Raw HTML in it (human sections are user input) is shown
+    as text, never run; only the section markers are taken out first, so they do not show."""
+    return markdown_html(_MARKER_LINE.sub("", markdown))
+
+
 def write_data_document(data: DataStage, name: str) -> DataDocument:
     """Check the newest version, then (re)write ``docs/data-<name>.md`` and ``.html``."""
     check = data.check(f"{name}@latest")
     path = data.document_path(name)
     existing = path.read_text(encoding="utf-8") if path.is_file() else ""
     markdown, unwritten = render_data_document(data, name, existing=existing, check=check)
-    html_body = markdown_html(markdown, allow_html=True)
+    html_body = document_html(markdown)
     html = (
         "<!doctype html>\n<html><head><meta charset='utf-8'>"
-        f"<title>{name} — data document</title>"
+        f"<title>{escape(name)} — data document</title>"
         "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
         "padding:0 1rem}table{border-collapse:collapse}td,th{border:1px solid #ccc;"
         "padding:.2rem .5rem}</style></head><body>\n"

@@ -323,10 +323,10 @@ def document_markdown(ws: Workspace, name: str) -> str:
 
 def document_page(request: Request) -> Response:
     """The data document, rendered from the recorded facts and the kept human sections."""
-    from flywheel_ml.reports.rendering import markdown_html
+    from flywheel_ml.reports.data_document import document_html
 
     name = request.path_params["name"]
-    html = markdown_html(document_markdown(pages.workspace(request), name))
+    html = document_html(document_markdown(pages.workspace(request), name))
     return pages.render(request, "data/document.html", {"name": name, "html": html}, stage="data")
 
 
