@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from flywheel_ml.backends.sql.data_store import SqlDataStore
-from flywheel_ml.backends.sql.database import Database
 from flywheel_ml.core.digests import Digest, digest_bytes
 from flywheel_ml.data.entities import (
     CheckReport,
@@ -30,8 +29,10 @@ def _version(name: str, content: bytes, parent: Digest | None) -> DatasetVersion
     )  # fmt: skip
 
 
-def test_versions_are_numbered_and_chained(database: Database) -> None:
-    store = SqlDataStore(database)
+def test_versions_are_numbered_and_chained(stores: Any) -> None:
+    store = stores.store("data")
+    for manifest in (b"one", b"two", b"three", b"x"):  # a version names its stored manifest
+        stores.objects.put_bytes(manifest)
     dataset = Dataset("reviews", "table", label="y", id_column="id")
     v1 = store.create_version(dataset, _version("reviews", b"one", None))
     v2 = store.create_version(dataset, _version("reviews", b"two", v1.digest))
@@ -52,8 +53,8 @@ def test_versions_are_numbered_and_chained(database: Database) -> None:
     assert len(store.list_versions("reviews")) == 2
 
 
-def test_split_policy_slices_reads_and_checks(database: Database) -> None:
-    store = SqlDataStore(database)
+def test_split_policy_slices_reads_and_checks(stores: Any) -> None:
+    store = stores.store("data")
     assert store.get_split_policy() is None
     policy = SplitPolicy(0.7, 0.2, 0.1, 5, NOW, "tester")
     store.set_split_policy(policy, replace=False)

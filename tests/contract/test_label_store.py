@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from flywheel_ml.backends.sql.database import Database
-from flywheel_ml.backends.sql.label_store import SqlLabelStore
 from flywheel_ml.errors import ConflictError, NotFoundError
 from flywheel_ml.label import (
     Annotation,
@@ -24,8 +23,8 @@ T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(database: Database) -> SqlLabelStore:
-    return SqlLabelStore(database)
+def store(stores: Any) -> Any:
+    return stores.store("label")
 
 
 def _annotation(n: int, **fields: object) -> Annotation:
@@ -56,7 +55,7 @@ def _queue(name: str = "q") -> Queue:
     )
 
 
-def test_guides_are_numbered_and_round_trip(store: SqlLabelStore) -> None:
+def test_guides_are_numbered_and_round_trip(store: Any) -> None:
     classes = (GuideClass("7", "a seven", ("d1",), ("d2",)), GuideClass("1"))
     first = store.add_guide(
         lambda n: Guide(n, classes, "class", ("flagged 1",), "notes", "ann", T0)
@@ -66,7 +65,7 @@ def test_guides_are_numbered_and_round_trip(store: SqlLabelStore) -> None:
     assert store.list_guides() == [first, second]
 
 
-def test_guide_numbers_never_repeat_under_concurrent_writers(store: SqlLabelStore) -> None:
+def test_guide_numbers_never_repeat_under_concurrent_writers(store: Any) -> None:
     def add() -> None:
         store.add_guide(lambda n: Guide(n, (), "class", (), "", "w", T0))
 
@@ -78,7 +77,7 @@ def test_guide_numbers_never_repeat_under_concurrent_writers(store: SqlLabelStor
     assert [g.version for g in store.list_guides()] == [1, 2, 3, 4, 5, 6]
 
 
-def test_annotations_round_trip_with_every_label_kind(store: SqlLabelStore) -> None:
+def test_annotations_round_trip_with_every_label_kind(store: Any) -> None:
     spans = [{"start": 1, "end": 3, "labels": ["x"]}]
     made = [
         _annotation(
@@ -103,14 +102,14 @@ def test_annotations_round_trip_with_every_label_kind(store: SqlLabelStore) -> N
     assert store.list_annotations(hard=True) == [made[0], made[3]]
 
 
-def test_a_failed_batch_of_annotations_stores_none(store: SqlLabelStore) -> None:
+def test_a_failed_batch_of_annotations_stores_none(store: Any) -> None:
     store.add_annotations([_annotation(1)])
     with pytest.raises(Exception):  # noqa: B017 - the driver's integrity error
         store.add_annotations([_annotation(2), _annotation(1)])
     assert [a.id for a in store.list_annotations()] == [f"{1:032x}"]
 
 
-def test_queues_tasks_and_durable_submits(store: SqlLabelStore) -> None:
+def test_queues_tasks_and_durable_submits(store: Any, as_stored: Any) -> None:
     tasks = [
         Task("q", "d1", "a", 0, score=0.9, prelabel="7", confidence=0.6, provenance="uncertainty"),
         Task("q", "d1", "b", 0),
@@ -119,8 +118,8 @@ def test_queues_tasks_and_durable_submits(store: SqlLabelStore) -> None:
     store.create_queue(_queue(), tasks)
     with pytest.raises(ConflictError):
         store.create_queue(_queue(), [])
-    assert store.get_queue("q") == _queue() and store.get_queue("nope") is None
-    assert store.list_queues() == [_queue()]
+    assert store.get_queue("q") == as_stored(_queue()) and store.get_queue("nope") is None
+    assert store.list_queues() == [as_stored(_queue())]
     assert store.list_tasks("q") == tasks
     assert store.list_tasks("q", annotator="b", limit=1) == [tasks[1]]
     answer = _annotation(9, item="d1", annotator="a", queue="q")
@@ -136,7 +135,7 @@ def test_queues_tasks_and_durable_submits(store: SqlLabelStore) -> None:
     assert store.list_tasks("q")[-1].position == 2
 
 
-def test_functions_and_records(store: SqlLabelStore) -> None:
+def test_functions_and_records(store: Any, as_stored: Any) -> None:
     f = LabelFunction("bar", "mylfs:bar", T0, "ann", "a bar")
     store.put_function(f)
     store.put_function(LabelFunction("bar", "mylfs:bar2", T0, "ann"))
@@ -147,6 +146,6 @@ def test_functions_and_records(store: SqlLabelStore) -> None:
     second = LabelRecord(f"{2:032x}", "agreement", "other", {"alpha_nominal": 0.5}, "ann", T0)
     store.add_record(first)
     store.add_record(second)
-    assert store.latest_record("agreement") == second
-    assert store.latest_record("agreement", dataset="digits") == first
+    assert store.latest_record("agreement") == as_stored(second)
+    assert store.latest_record("agreement", dataset="digits") == as_stored(first)
     assert store.latest_record("suspects") is None

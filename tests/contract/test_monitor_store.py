@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from flywheel_ml.backends.sql.database import Database
-from flywheel_ml.backends.sql.monitor_store import SqlMonitorStore
 from flywheel_ml.core.digests import Digest
 from flywheel_ml.monitor.entities import (
     Alert,
@@ -22,8 +21,8 @@ def _rule(rule_id: str, expression: str, *, at: datetime = AT) -> Rule:
     return Rule(rule_id, expression, None, ("log", "webhook:http://127.0.0.1:9/x"), "ann", at)
 
 
-def test_rules_are_stored_found_by_prefix_and_soft_deleted(database: Database) -> None:
-    store = SqlMonitorStore(database)
+def test_rules_are_stored_found_by_prefix_and_soft_deleted(stores: Any) -> None:
+    store = stores.store("monitor")
     store.add_rule(_rule("r1aaaaaaaa", "psi(feature=*) > 0.2"))
     store.add_rule(_rule("r2bbbbbbbb", "age(champion) > 30d", at=AT + timedelta(seconds=1)))
     assert [r.id for r in store.list_rules()] == ["r1aaaaaaaa", "r2bbbbbbbb"]
@@ -37,8 +36,8 @@ def test_rules_are_stored_found_by_prefix_and_soft_deleted(database: Database) -
     assert store.get_rule("r1aaaaaaaa") is None
 
 
-def test_a_check_is_recorded_whole_and_listed_newest_first(database: Database) -> None:
-    store = SqlMonitorStore(database)
+def test_a_check_is_recorded_whole_and_listed_newest_first(stores: Any) -> None:
+    store = stores.store("monitor")
     store.add_rule(_rule("r1", "drifted > 0"))
     first = RuleEvaluation("e1", "r1", "m", AT, 2.0, True, {"drifted": ["a", "b"]})
     second = RuleEvaluation("e2", "r1", "m", AT + timedelta(hours=1), None, False, {})
@@ -56,8 +55,8 @@ def test_a_check_is_recorded_whole_and_listed_newest_first(database: Database) -
     assert store.list_alerts(model="other") == []
 
 
-def test_binnings_keep_the_first_per_key(database: Database) -> None:
-    store = SqlMonitorStore(database)
+def test_binnings_keep_the_first_per_key(stores: Any) -> None:
+    store = stores.store("monitor")
     assert store.get_binning("blake3:ref", "k") is None
     store.put_binning(StoredBinning("blake3:ref", "k", Digest("blake3:one"), AT))
     store.put_binning(StoredBinning("blake3:ref", "k", Digest("blake3:two"), AT))
@@ -65,8 +64,8 @@ def test_binnings_keep_the_first_per_key(database: Database) -> None:
     assert got is not None and got.object_digest == "blake3:one" and got.created_at == AT
 
 
-def test_delayed_labels_replace_per_request_row(database: Database) -> None:
-    store = SqlMonitorStore(database)
+def test_delayed_labels_replace_per_request_row(stores: Any) -> None:
+    store = stores.store("monitor")
     assert store.add_labels([]) == 0
     n = store.add_labels([DelayedLabel("q1", 0, "3", AT), DelayedLabel("q1", 1, "4", AT),
                           DelayedLabel("q2", 0, "5", AT)])  # fmt: skip

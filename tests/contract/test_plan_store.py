@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 
@@ -16,8 +17,8 @@ T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 
 
 @pytest.fixture
-def store(database: Database) -> SqlPlanStore:
-    return SqlPlanStore(database)
+def store(stores: Any) -> Any:
+    return stores.store("plan")
 
 
 def _set(**fields: object):  # type: ignore[no-untyped-def]
@@ -27,12 +28,12 @@ def _set(**fields: object):  # type: ignore[no-untyped-def]
     return change
 
 
-def test_empty_store(store: SqlPlanStore) -> None:
+def test_empty_store(store: Any) -> None:
     assert store.latest_page() is None
     assert store.list_revisions() == []
 
 
-def test_revisions_are_numbered_from_one(store: SqlPlanStore) -> None:
+def test_revisions_are_numbered_from_one(store: Any) -> None:
     first = store.update_page(_set(problem="a"), actor="alice", at=T0)
     second = store.update_page(_set(value="b"), actor="bob", at=T0 + timedelta(minutes=1))
     assert (first.revision, second.revision) == (1, 2)
@@ -42,7 +43,7 @@ def test_revisions_are_numbered_from_one(store: SqlPlanStore) -> None:
     assert (latest.problem, latest.value) == ("a", "b")
 
 
-def test_change_sees_the_latest_page(store: SqlPlanStore) -> None:
+def test_change_sees_the_latest_page(store: Any) -> None:
     seen: list[ProjectPage] = []
 
     def change(page: ProjectPage) -> tuple[ProjectPage, str]:
@@ -56,7 +57,7 @@ def test_change_sees_the_latest_page(store: SqlPlanStore) -> None:
     assert store.latest_page().problem == "xx"  # type: ignore[union-attr]
 
 
-def test_every_field_round_trips(store: SqlPlanStore) -> None:
+def test_every_field_round_trips(store: Any, written_by: Any) -> None:
     page = ProjectPage(
         name="Zahlen — Ünïcode ✓",
         problem="line 1\nline 2",
@@ -72,24 +73,25 @@ def test_every_field_round_trips(store: SqlPlanStore) -> None:
         references=("https://example.org/paper", "prior work B"),
     )
     saved = store.update_page(lambda _old: (page, "all"), actor="ana", at=T0)
-    expected = dataclasses.replace(page, revision=1, updated_at=T0, updated_by="ana")
+    who = written_by("ana")
+    expected = dataclasses.replace(page, revision=1, updated_at=T0, updated_by=who)
     assert saved == expected
     assert store.latest_page() == expected
     (revision,) = store.list_revisions()
     assert revision.page == expected
-    assert (revision.summary, revision.changed_by, revision.changed_at) == ("all", "ana", T0)
+    assert (revision.summary, revision.changed_by, revision.changed_at) == ("all", who, T0)
 
 
-def test_history_keeps_each_version_of_the_page(store: SqlPlanStore) -> None:
+def test_history_keeps_each_version_of_the_page(store: Any, written_by: Any) -> None:
     for n in range(5):
         store.update_page(_set(problem=f"p{n}"), actor=f"u{n}", at=T0 + timedelta(seconds=n))
     history = store.list_revisions()
     assert [r.page.problem for r in history] == [f"p{n}" for n in range(5)]
-    assert [r.changed_by for r in history] == [f"u{n}" for n in range(5)]
+    assert [r.changed_by for r in history] == [written_by(f"u{n}") for n in range(5)]
     assert [r.summary for r in history] == ["changed problem"] * 5
 
 
-def test_datetimes_come_back_timezone_aware_utc(store: SqlPlanStore) -> None:
+def test_datetimes_come_back_timezone_aware_utc(store: Any) -> None:
     berlin = timezone(timedelta(hours=2))
     at = datetime(2026, 6, 1, 12, 0, tzinfo=berlin)
     saved = store.update_page(_set(problem="tz"), actor="a", at=at)
@@ -103,7 +105,7 @@ def test_datetimes_come_back_timezone_aware_utc(store: SqlPlanStore) -> None:
         assert value == at  # the same instant, not the same wall-clock time
 
 
-def test_a_failing_change_writes_nothing(store: SqlPlanStore) -> None:
+def test_a_failing_change_writes_nothing(store: Any) -> None:
     store.update_page(_set(problem="kept"), actor="a", at=T0)
 
     def boom(page: ProjectPage) -> tuple[ProjectPage, str]:
@@ -115,38 +117,41 @@ def test_a_failing_change_writes_nothing(store: SqlPlanStore) -> None:
     assert store.latest_page().problem == "kept"  # type: ignore[union-attr]
 
 
-def test_stage_over_the_store(database: Database) -> None:
-    stage = PlanStage(SqlPlanStore(database), default_name="Named")
+def test_stage_over_the_store(stores: Any, written_by: Any) -> None:
+    stage = PlanStage(stores.store("plan"), default_name="Named")
     stage.set(problem="p", objective="accuracy", add_constraints=["model_mb < 3"], actor="x")
     stage.set(add_constraints=["model_mb < 2"], add_references=["r"], actor="y")
     page = stage.get()
     assert page.name == "Named"
     assert [str(c) for c in page.constraints] == ["model_mb < 2"]
-    assert [(r.revision, r.changed_by) for r in stage.history()] == [(1, "x"), (2, "y")]
+    assert [(r.revision, r.changed_by) for r in stage.history()] == [
+        (1, written_by("x")),
+        (2, written_by("y")),
+    ]
 
 
 # --- the event log ---------------------------------------------------------------------------
 
 
-def test_event_round_trip(database: Database) -> None:
-    log = SqlEventLog(database)
+def test_event_round_trip(stores: Any, written_by: Any) -> None:
+    log = stores.store("events")
     event = log.record(
         stage="plan", kind="page.changed", subject="revision 1", detail={"n": 1, "tags": ["a"]}
     )
-    assert event.actor == "tester"
+    assert event.actor == written_by("tester")
     assert event.at.utcoffset() == timedelta(0)
     (back,) = log.recent()
     assert back == event
 
 
-def test_recent_is_newest_first_with_limit_and_stage_filter(database: Database) -> None:
-    log = SqlEventLog(database)
+def test_recent_is_newest_first_with_limit_and_stage_filter(stores: Any, written_by: Any) -> None:
+    log = stores.store("events")
     for n in range(6):
         log.record(stage="plan" if n % 2 else "data", kind="k", subject=f"s{n}", actor="bot")
     assert [e.subject for e in log.recent()] == [f"s{n}" for n in reversed(range(6))]
     assert [e.subject for e in log.recent(limit=2)] == ["s5", "s4"]
     assert [e.subject for e in log.recent(stage="plan")] == ["s5", "s3", "s1"]
-    assert {e.actor for e in log.recent()} == {"bot"}
+    assert {e.actor for e in log.recent()} == {written_by("bot")}
     assert log.recent(stage="monitor") == []
 
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import dataclasses
 import threading
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
-from flywheel_ml.backends.sql.database import Database
-from flywheel_ml.backends.sql.registry_store import SqlRegistryStore
 from flywheel_ml.core.digests import digest_bytes
 from flywheel_ml.registry import (
     BehaviourCase,
@@ -24,8 +23,8 @@ DIGEST = digest_bytes(b"model")
 
 
 @pytest.fixture
-def store(database: Database) -> SqlRegistryStore:
-    return SqlRegistryStore(database)
+def store(stores: Any) -> Any:
+    return stores.store("registry")
 
 
 def _maker(name: str = "digits-clf", **fields: object):  # type: ignore[no-untyped-def]
@@ -74,7 +73,7 @@ def _evaluation(version: int, *, passed: bool = True, at: datetime = T0) -> Eval
     )
 
 
-def test_versions_are_numbered_per_name_and_round_trip(store: SqlRegistryStore) -> None:
+def test_versions_are_numbered_per_name_and_round_trip(store: Any) -> None:
     first = store.add_version(_maker())
     second = store.add_version(_maker())
     other = store.add_version(_maker("other"))
@@ -87,7 +86,7 @@ def test_versions_are_numbered_per_name_and_round_trip(store: SqlRegistryStore) 
     assert loaded is not None and loaded.created_at == T0 and loaded.trusted == ("x.Y",)
 
 
-def test_concurrent_registrations_get_distinct_numbers(store: SqlRegistryStore) -> None:
+def test_concurrent_registrations_get_distinct_numbers(store: Any) -> None:
     numbers: list[int] = []
     lock = threading.Lock()
 
@@ -104,14 +103,14 @@ def test_concurrent_registrations_get_distinct_numbers(store: SqlRegistryStore) 
     assert sorted(numbers) == [1, 2, 3, 4, 5, 6]
 
 
-def test_delete_keeps_the_row(store: SqlRegistryStore) -> None:
+def test_delete_keeps_the_row(store: Any) -> None:
     store.add_version(_maker())
     store.set_deleted("digits-clf", 1, at=T0, actor="bob")
     version = store.get_version("digits-clf", 1)
     assert version is not None and version.deleted
 
 
-def test_alias_moves_and_history(store: SqlRegistryStore) -> None:
+def test_alias_moves_and_history(store: Any, written_by: Any) -> None:
     store.add_version(_maker())
     store.add_version(_maker())
     first = store.move_alias(
@@ -130,30 +129,30 @@ def test_alias_moves_and_history(store: SqlRegistryStore) -> None:
     assert store.aliases("digits-clf") == {"champion": 2}
     history = store.alias_history("digits-clf")
     assert [(m.alias, m.from_version, m.to_version, m.actor) for m in history] == [
-        ("champion", None, 1, "ann"),
-        ("champion", 1, 2, "bob"),
-        ("candidate", None, 2, "bob"),
-        ("candidate", 2, None, "bob"),
+        ("champion", None, 1, written_by("ann")),
+        ("champion", 1, 2, written_by("bob")),
+        ("candidate", None, 2, written_by("bob")),
+        ("candidate", 2, None, written_by("bob")),
     ]
     assert history[0].at == T0 and history[0].reason == "first"
     assert store.alias_history("other") == []
 
 
-def test_evaluations_round_trip_oldest_first(store: SqlRegistryStore) -> None:
+def test_evaluations_round_trip_oldest_first(store: Any, as_stored: Any) -> None:
     later = _evaluation(1, passed=False, at=T0 + timedelta(hours=1))
     earlier = _evaluation(1, at=T0)
     store.add_evaluation(later)
     store.add_evaluation(earlier)
     store.add_evaluation(_evaluation(2))
     found = store.list_evaluations("digits-clf", 1)
-    assert found == [earlier, later]
+    assert found == as_stored([earlier, later])
     assert not found[1].passed and found[1].failed == ("model_mb < 50",)
     assert len(store.list_evaluations("digits-clf")) == 3
     assert len(store.list_evaluations()) == 3
     assert store.list_evaluations("other") == []
 
 
-def test_cases_are_replaced_by_name(store: SqlRegistryStore) -> None:
+def test_cases_are_replaced_by_name(store: Any) -> None:
     case = BehaviourCase(
         model="digits-clf",
         name="blank",

@@ -4,19 +4,18 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
-from flywheel_ml.backends.sql.database import Database
-from flywheel_ml.backends.sql.serve_store import SqlDeploymentStore
 from flywheel_ml.errors import ConflictError
 from flywheel_ml.serve import moves
 
 AT = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
 
-def test_moves_are_recorded_with_state_actor_time_and_reason(database: Database) -> None:
-    store = SqlDeploymentStore(database)
+def test_moves_are_recorded_with_state_actor_time_and_reason(stores: Any, written_by: Any) -> None:
+    store = stores.store("serve")
     assert store.get_deployment("m") is None
     assert store.last_seq() == 0
     first = store.apply_move(
@@ -34,17 +33,17 @@ def test_moves_are_recorded_with_state_actor_time_and_reason(database: Database)
     state = store.get_deployment("m")
     assert state is not None
     assert (state.champion, state.canary, state.canary_percent) == ("m@v1", "m@v2", 10.0)
-    assert (state.revision, state.updated_by, state.updated_at) == (2, "bob", AT)
+    assert (state.revision, state.updated_by, state.updated_at) == (2, written_by("bob"), AT)
     history = store.list_moves("m")
     assert [(h.kind, h.actor, h.reason, h.state.revision) for h in history] == [
-        ("deploy", "ann", "first", 1),
-        ("canary", "bob", "", 2),
+        ("deploy", written_by("ann"), "first", 1),
+        ("canary", written_by("bob"), "", 2),
     ]
     assert [d.model for d in store.list_deployments()] == ["m"]
 
 
-def test_a_refused_move_leaves_nothing_behind(database: Database) -> None:
-    store = SqlDeploymentStore(database)
+def test_a_refused_move_leaves_nothing_behind(stores: Any) -> None:
+    store = stores.store("serve")
     store.apply_move("m", lambda s: moves.deploy(s, "m@v1"), kind="deploy", actor="a", at=AT)
     with pytest.raises(ConflictError):
         store.apply_move("m", lambda s: moves.rollback(s, "m"), kind="rollback", actor="a", at=AT)
@@ -53,8 +52,8 @@ def test_a_refused_move_leaves_nothing_behind(database: Database) -> None:
     assert state is not None and state.revision == 1
 
 
-def test_concurrent_moves_serialise_and_seq_grows(database: Database) -> None:
-    store = SqlDeploymentStore(database)
+def test_concurrent_moves_serialise_and_seq_grows(stores: Any) -> None:
+    store = stores.store("serve")
     store.apply_move("m", lambda s: moves.deploy(s, "m@v0"), kind="deploy", actor="a", at=AT)
     errors: list[BaseException] = []
 
@@ -79,8 +78,8 @@ def test_concurrent_moves_serialise_and_seq_grows(database: Database) -> None:
     assert final is not None and len(final.earlier_champions) == 6
 
 
-def test_gateways_register_and_unregister(database: Database) -> None:
-    store = SqlDeploymentStore(database)
+def test_gateways_register_and_unregister(stores: Any) -> None:
+    store = stores.store("serve")
     record = store.add_gateway("http://127.0.0.1:8000", at=AT)
     assert [(g.id, g.url, g.started_at) for g in store.list_gateways()] == [
         (record.id, "http://127.0.0.1:8000", AT)

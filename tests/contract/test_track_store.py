@@ -1,4 +1,7 @@
-"""Contract of the track stage over its store, on SQLite and PostgreSQL (``workspace`` fixture)."""
+"""Contract of the track stage over its store, on SQLite, PostgreSQL and REST (``any_workspace``).
+
+Two tests of SQL internals (a second process sharing the database, two SQL stores on one
+database) run on SQLite and PostgreSQL only."""
 
 from __future__ import annotations
 
@@ -17,18 +20,17 @@ from flywheel_ml.track import RUN_ID_ENV, Run
 def _ws(workspace: Any) -> Any:
     """The workspace's pieces with a track stage that accepts any dataset reference (the
     data stage's resolution is tested in tests/track/test_datasets.py)."""
-    from flywheel_ml.backends.sql.track_store import SqlTrackStore
     from flywheel_ml.track import TrackStage
 
     track = TrackStage(
-        SqlTrackStore(workspace.database), objects=workspace.objects, page=workspace.plan.get
+        workspace.stores.store("track"), objects=workspace.objects, page=workspace.plan.get
     )
     return SimpleNamespace(
         track=track,
         objects=workspace.objects,
         events=workspace.events,
         root=workspace.root,
-        database=workspace.database,
+        workspace=workspace,
     )
 
 
@@ -36,8 +38,8 @@ def _start(ws: Any, name: str, **kw: Any) -> Any:
     return ws.track.start_run(name, **kw)
 
 
-def test_a_run_round_trips_params_tags_metrics_lineage(workspace: Any) -> None:
-    ws = _ws(workspace)
+def test_a_run_round_trips_params_tags_metrics_lineage(any_workspace: Any) -> None:
+    ws = _ws(any_workspace)
     with _start(
         ws, "lr", params={"C": 1.5, "solver": "lbfgs", "fit": True}, tags={"kind": "b"}
     ) as run:
@@ -64,8 +66,8 @@ def test_a_run_round_trips_params_tags_metrics_lineage(workspace: Any) -> None:
     assert b"numpy==" in packages
 
 
-def test_metric_history_is_in_step_order_with_every_point(workspace: Any) -> None:
-    ws = _ws(workspace)
+def test_metric_history_is_in_step_order_with_every_point(any_workspace: Any) -> None:
+    ws = _ws(any_workspace)
     with _start(ws, "h") as run:
         for step in [3, 1, 2, 0]:
             run.log_metric("loss", float(step) * 10, step=step)
@@ -80,8 +82,8 @@ def test_metric_history_is_in_step_order_with_every_point(workspace: Any) -> Non
     assert len(ws.track.metric_series(run.id, "nothing")) == 0
 
 
-def test_default_steps_count_up_per_metric(workspace: Any) -> None:
-    ws = _ws(workspace)
+def test_default_steps_count_up_per_metric(any_workspace: Any) -> None:
+    ws = _ws(any_workspace)
     with _start(ws, "steps") as run:
         for value in (3.0, 2.0, 1.0):
             run.log_metric("loss", value)
@@ -90,8 +92,8 @@ def test_default_steps_count_up_per_metric(workspace: Any) -> None:
     assert series.values.tolist() == [3.0, 2.0, 1.0]
 
 
-def test_a_large_history_reads_back_exactly(workspace: Any) -> None:
-    ws = _ws(workspace)
+def test_a_large_history_reads_back_exactly(any_workspace: Any) -> None:
+    ws = _ws(any_workspace)
     values = np.random.default_rng(0).random(250_000)
     with _start(ws, "big") as run:
         run.log_batch("x", values.tolist())
@@ -116,8 +118,8 @@ def _three_runs(ws: Any) -> list[str]:
     return ids
 
 
-def test_filters_cover_metrics_params_tags_status_dataset_dates(workspace: Any) -> None:
-    ws = _ws(workspace)
+def test_filters_cover_metrics_params_tags_status_dataset_dates(any_workspace: Any) -> None:
+    ws = _ws(any_workspace)
     _a, _b, _c = _three_runs(ws)
 
     def names(where: str, **kw: Any) -> list[str]:
@@ -139,12 +141,14 @@ def test_filters_cover_metrics_params_tags_status_dataset_dates(workspace: Any) 
     assert names("dataset != digits@v5") == ["a", "c"]
     assert names("started >= 2000-01-01 and ended < 2999-01-01") == ["a", "b", "c"]
     assert names("name ~ 'b'") == ["b"]
-    assert names("user = tester") == ["a", "b", "c"]
+    # The recorded user: over REST, the token's (the server stamps it).
+    user = "admin-user" if any_workspace.is_remote else "tester"
+    assert names(f"user = {user}") == ["a", "b", "c"]
     assert names("metrics.nothing > 0") == []
 
 
-def test_sorting_and_pagination(workspace: Any) -> None:
-    ws = _ws(workspace)
+def test_sorting_and_pagination(any_workspace: Any) -> None:
+    ws = _ws(any_workspace)
     _three_runs(ws)
     with _start(ws, "no-metric"):
         pass
@@ -160,8 +164,8 @@ def test_sorting_and_pagination(workspace: Any) -> None:
     assert ws.track.count_runs("tags.kind = base") == 2
 
 
-def test_delete_hides_and_restore_brings_back(workspace: Any) -> None:
-    ws = _ws(workspace)
+def test_delete_hides_and_restore_brings_back(any_workspace: Any) -> None:
+    ws = _ws(any_workspace)
     a, _b, _ = _three_runs(ws)
     deleted = ws.track.delete_run(a[-8:])
     assert deleted.deleted
@@ -175,8 +179,8 @@ def test_delete_hides_and_restore_brings_back(workspace: Any) -> None:
     assert "run.deleted" in kinds and "run.restored" in kinds and "run.finished" in kinds
 
 
-def test_unknown_run_ids_are_clear_errors(workspace: Any) -> None:
-    ws = _ws(workspace)
+def test_unknown_run_ids_are_clear_errors(any_workspace: Any) -> None:
+    ws = _ws(any_workspace)
     with pytest.raises(NotFoundError, match="no run"):
         ws.track.get_run("0" * 32)
     with pytest.raises(NotFoundError):
@@ -186,8 +190,8 @@ def test_unknown_run_ids_are_clear_errors(workspace: Any) -> None:
     assert ws.track.count_runs() == 0
 
 
-def test_exceptions_mark_the_run_failed_and_keep_points(workspace: Any) -> None:
-    ws = _ws(workspace)
+def test_exceptions_mark_the_run_failed_and_keep_points(any_workspace: Any) -> None:
+    ws = _ws(any_workspace)
     with pytest.raises(RuntimeError), _start(ws, "boom") as run:
         run.log_metric("loss", 1.0)
         raise RuntimeError("diverged")
@@ -198,8 +202,10 @@ def test_exceptions_mark_the_run_failed_and_keep_points(workspace: Any) -> None:
         run.log_metric("loss", 2.0, step=9)
 
 
-def test_attach_through_the_environment(workspace: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    ws = _ws(workspace)
+def test_attach_through_the_environment(
+    any_workspace: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ws = _ws(any_workspace)
     outer = ws.track.start_run("outer")
     monkeypatch.setenv(RUN_ID_ENV, outer.id)
     with ws.track.start_run(params={"lr": 0.1}) as inner:
@@ -213,8 +219,8 @@ def test_attach_through_the_environment(workspace: Any, monkeypatch: pytest.Monk
         ws.track.start_run()
 
 
-def test_artifacts_are_content_addressed(workspace: Any, tmp_path: Path) -> None:
-    ws = _ws(workspace)
+def test_artifacts_are_content_addressed(any_workspace: Any, tmp_path: Path) -> None:
+    ws = _ws(any_workspace)
     path = tmp_path / "confusion.txt"
     path.write_text("matrix")
     with _start(ws, "art") as run:
@@ -243,7 +249,7 @@ def test_crashed_runs_are_detected_by_their_dead_process(workspace: Any) -> None
         "os._exit(0)\n"  # leaves without ending the run, like a kill
     )
     env = {**os.environ, "FLYWHEEL_WORKSPACE": str(ws.root)}
-    if not ws.database.is_sqlite:
+    if not workspace.database.is_sqlite:
         env["FLYWHEEL_DB_URL"] = os.environ["FLYWHEEL_DB_URL"]
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
@@ -255,8 +261,8 @@ def test_crashed_runs_are_detected_by_their_dead_process(workspace: Any) -> None
     assert [r.id for r in ws.track.list_runs("status = crashed")] == [run_id]
 
 
-def test_status_shows_track_evidence(workspace: Any) -> None:
-    ws = _ws(workspace)
+def test_status_shows_track_evidence(any_workspace: Any) -> None:
+    ws = _ws(any_workspace)
     (before,) = ws.track.deliverables()
     assert not before.done and "flywheel run" in before.next_step
     with _start(ws, "one"):
@@ -273,7 +279,7 @@ def test_two_writers_that_each_see_a_series_first_merge_its_aggregates(workspace
     ws = _ws(workspace)
     with _start(ws, "shared") as run:
         pass
-    first, second = SqlTrackStore(ws.database), SqlTrackStore(ws.database)
+    first, second = SqlTrackStore(workspace.database), SqlTrackStore(workspace.database)
     first.append_points({(run.id, "loss"): ([0, 1], [0.5, 0.4], [1.0, 2.0])})
     second.append_points({(run.id, "loss"): ([2, 3], [0.9, 0.1], [3.0, 4.0])})
     first.append_points({(run.id, "loss"): ([4], [0.3], [5.0])})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
+from typing import Any
 
 from flywheel_ml.backends.sql.database import Database
 from flywheel_ml.backends.sql.tune_store import SqlTuneStore
@@ -24,8 +25,8 @@ def _info(name: str, minute: int = 0) -> StudyInfo:
     )
 
 
-def test_journal_reads_from_an_offset_in_order(database: Database) -> None:
-    store = SqlTuneStore(database)
+def test_journal_reads_from_an_offset_in_order(stores: Any) -> None:
+    store = stores.store("tune")
     assert store.read_journal(0) == []
     store.append_journal([{"op": 0}, {"op": 1}])
     store.append_journal([{"op": 2, "nested": {"a": [1, 2]}}])
@@ -61,8 +62,8 @@ def test_only_a_running_trials_records_skip_the_disk_wait() -> None:
     assert needs_durability([{"op_code": 8}, {"op_code": 6, "state": 3}])  # ... then FAIL
 
 
-def test_concurrent_appends_lose_nothing_and_keep_batches_whole(database: Database) -> None:
-    store = SqlTuneStore(database)
+def test_concurrent_appends_lose_nothing_and_keep_batches_whole(stores: Any) -> None:
+    store = stores.store("tune")
     errors: list[BaseException] = []
 
     def append(worker: int) -> None:
@@ -90,14 +91,14 @@ def test_concurrent_appends_lose_nothing_and_keep_batches_whole(database: Databa
         assert mine == list(range(15))
 
 
-def test_studies_are_created_once_listed_and_narrowed(database: Database) -> None:
-    store = SqlTuneStore(database)
+def test_studies_are_created_once_listed_and_narrowed(stores: Any, as_stored: Any) -> None:
+    store = stores.store("tune")
     assert store.get_study("a") is None
     assert store.create_study(_info("a", 0))
     assert not store.create_study(_info("a", 5))
     assert store.create_study(_info("b", 1))
     got = store.get_study("a")
-    assert got == _info("a", 0)
+    assert got == as_stored(_info("a", 0))
     assert [s.name for s in store.list_studies()] == ["b", "a"]
     store.set_fine_space("a", {"x": {"kind": "int", "low": 1, "high": 3}})
     narrowed = store.get_study("a")
