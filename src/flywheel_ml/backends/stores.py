@@ -19,16 +19,8 @@ if TYPE_CHECKING:
     from flywheel_ml.backends.packs import PackedObjectStore
     from flywheel_ml.backends.sql.database import Database
     from flywheel_ml.config import Settings
-    from flywheel_ml.core.events import EventLog
     from flywheel_ml.core.objects import ObjectStore
-    from flywheel_ml.data.store import DataObjects, DataStore
-    from flywheel_ml.label.store import LabelStore
-    from flywheel_ml.monitor.store import MonitorStore
-    from flywheel_ml.plan.store import PlanStore
-    from flywheel_ml.registry.store import RegistryStore
-    from flywheel_ml.serve.store import DeploymentStore
-    from flywheel_ml.track.store import TrackStore
-    from flywheel_ml.tune.store import TuneStore
+    from flywheel_ml.data.store import DataObjects
 
 # Named, not imported: a command that touches one stage must not import every stage's entities.
 STORE_PROTOCOLS: dict[str, str] = {
@@ -59,9 +51,7 @@ def store_protocol(name: str) -> type[Any]:
     Raises:
         KeyError: no store has that name.
     """
-    module, _, cls = STORE_PROTOCOLS[name].partition(":")
-    found: type[Any] = getattr(importlib.import_module(module), cls)
-    return found
+    return _class_named(STORE_PROTOCOLS[name])
 
 
 class Stores(Protocol):
@@ -132,7 +122,7 @@ class SqlStores:
         """
         found = self._stores.get(name)
         if found is None:
-            found = self._stores[name] = _SQL_FACTORIES[name](self.database)
+            found = self._stores[name] = _class_named(_SQL_STORES[name])(self.database)
         return found
 
     def close(self) -> None:
@@ -143,68 +133,21 @@ class SqlStores:
         return f"SqlStores(db={self.database.url!r})"
 
 
-def _plan(db: Database) -> PlanStore:
-    from flywheel_ml.backends.sql.plan_store import SqlPlanStore
-
-    return SqlPlanStore(db)
-
-
-def _data(db: Database) -> DataStore:
-    from flywheel_ml.backends.sql.data_store import SqlDataStore
-
-    return SqlDataStore(db)
-
-
-def _label(db: Database) -> LabelStore:
-    from flywheel_ml.backends.sql.label_store import SqlLabelStore
-
-    return SqlLabelStore(db)
-
-
-def _track(db: Database) -> TrackStore:
-    from flywheel_ml.backends.sql.track_store import SqlTrackStore
-
-    return SqlTrackStore(db)
-
-
-def _tune(db: Database) -> TuneStore:
-    from flywheel_ml.backends.sql.tune_store import SqlTuneStore
-
-    return SqlTuneStore(db)
-
-
-def _registry(db: Database) -> RegistryStore:
-    from flywheel_ml.backends.sql.registry_store import SqlRegistryStore
-
-    return SqlRegistryStore(db)
-
-
-def _serve(db: Database) -> DeploymentStore:
-    from flywheel_ml.backends.sql.serve_store import SqlDeploymentStore
-
-    return SqlDeploymentStore(db)
-
-
-def _monitor(db: Database) -> MonitorStore:
-    from flywheel_ml.backends.sql.monitor_store import SqlMonitorStore
-
-    return SqlMonitorStore(db)
-
-
-def _events(db: Database) -> EventLog:
-    from flywheel_ml.backends.sql.event_store import SqlEventLog
-
-    return SqlEventLog(db)
-
-
-_SQL_FACTORIES = {
-    "plan": _plan,
-    "data": _data,
-    "label": _label,
-    "track": _track,
-    "tune": _tune,
-    "registry": _registry,
-    "serve": _serve,
-    "monitor": _monitor,
-    "events": _events,
+# Imported on first use: a command that touches one store does not import the others.
+_SQL_STORES: dict[str, str] = {
+    "plan": "flywheel_ml.backends.sql.plan_store:SqlPlanStore",
+    "data": "flywheel_ml.backends.sql.data_store:SqlDataStore",
+    "label": "flywheel_ml.backends.sql.label_store:SqlLabelStore",
+    "track": "flywheel_ml.backends.sql.track_store:SqlTrackStore",
+    "tune": "flywheel_ml.backends.sql.tune_store:SqlTuneStore",
+    "registry": "flywheel_ml.backends.sql.registry_store:SqlRegistryStore",
+    "serve": "flywheel_ml.backends.sql.serve_store:SqlDeploymentStore",
+    "monitor": "flywheel_ml.backends.sql.monitor_store:SqlMonitorStore",
+    "events": "flywheel_ml.backends.sql.event_store:SqlEventLog",
 }
+
+
+def _class_named(spec: str) -> type[Any]:
+    module, _, name = spec.partition(":")
+    found: type[Any] = getattr(importlib.import_module(module), name)
+    return found
