@@ -13,6 +13,7 @@ import dataclasses
 import functools
 import os
 import platform
+import re
 import socket
 import sys
 import threading
@@ -120,13 +121,46 @@ def _static_facts() -> _Static:
 
 
 def installed_packages() -> bytes:
-    """``name==version`` of every installed distribution, sorted, one per line."""
-    lines = set()
-    for dist in metadata.distributions():
-        name = dist.metadata["Name"]
-        if name:
-            lines.add(f"{name.lower().replace('_', '-')}=={dist.version}")
+    """``name==version`` of every installed distribution (names normalised as PEP 503 does),
+    sorted, one per line.
+
+    A wheel-installed distribution is read from its ``NAME-VERSION.dist-info`` folder name,
+    which the wheel format fixes: parsing every METADATA file instead took ~0.8 s in a venv of
+    300 packages, paid by the first run of every process. Anything else (``.egg-info``, a
+    folder name that does not parse) is read from its metadata.
+    """
+    lines: set[str] = set()
+    for folder in dict.fromkeys(p or "." for p in sys.path):
+        try:
+            names = os.listdir(folder)
+        except OSError:  # a zip, a missing folder
+            continue
+        for entry in names:
+            found = _from_folder_name(entry)
+            if found is not None:
+                lines.add(found)
+            elif entry.endswith((".dist-info", ".egg-info")):
+                lines.update(_from_metadata(os.path.join(folder, entry)))
     return ("\n".join(sorted(lines)) + "\n").encode()
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def _from_folder_name(entry: str) -> str | None:
+    if not entry.endswith(".dist-info"):
+        return None
+    name, dash, version = entry[: -len(".dist-info")].partition("-")
+    if not dash or not name or not version or "-" in version:
+        return None
+    return f"{_normal(name)}=={version}"
+
+
+def _from_metadata(path: str) -> list[str]:
+    dist = metadata.PathDistribution(Path(path))
+    name = dist.metadata["Name"]
+    return [f"{_normal(name)}=={dist.version}"] if name else []
 
 
 def process_identity(pid: int | None = None) -> str:
