@@ -187,3 +187,24 @@ def test_writes_need_the_form_token_and_are_recorded(fresh_ui_project: Any) -> N
         ("promote", "alice", "canary looks fine"),
         ("rollback", "tester", "worse"),
     ]
+
+
+def test_data_document_page_shows_human_html_as_text(api: TestClient, ui_project: Any) -> None:
+    # A human section is user input: the UI page must show its HTML as text, never run it.
+    path = ui_project.ws.data.document_path("digits")
+    before = path.read_text(encoding="utf-8") if path.is_file() else None
+    markdown = api.get("/api/v1/data/documents/digits").json()["markdown"]
+    start = markdown.index("<!-- human:motivation -->") + len("<!-- human:motivation -->")
+    end = markdown.index("<!-- /human:motivation -->")
+    written = "\nDigits for the UI. <script>alert(1)</script> <img src=x onerror=alert(2)>\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(markdown[:start] + written + markdown[end:], encoding="utf-8")
+    try:
+        page = api.get("/ui/data/documents/digits").text
+    finally:
+        if before is None:
+            path.unlink()
+        else:
+            path.write_text(before, encoding="utf-8")
+    assert "Digits for the UI." in page and "alert(1)</script>" not in page
+    assert "<img src=x" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;" in page

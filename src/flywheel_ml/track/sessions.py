@@ -62,6 +62,9 @@ class RunSessions:
         self.store = store
         self.objects = objects
         self._resolver = resolve_dataset
+        # ``name@vN`` refs the data stage confirmed: a version is never changed or removed,
+        # so a search's hundred runs on one version ask the database once, not per run.
+        self._known_versions: set[str] = set()
         self._buffer_options = dict(buffer_options or {})
         self._buffer: MetricBuffer | None = None
         self._active: dict[int, ActiveRun] = {}
@@ -225,8 +228,13 @@ class RunSessions:
             NotFoundError: the data stage does not know the dataset or version.
         """
         ref = ref.strip()
+        if ref in self._known_versions:
+            return ref, ref.split("@", 1)[0]
+        asked = ref
         if self._resolver is not None:
             ref = self._resolver(ref)
+            if ref == asked and "@v" in ref and _DATASET_RE.fullmatch(ref):
+                self._known_versions.add(ref)
         if not _DATASET_RE.fullmatch(ref):
             raise InvalidInputError(
                 f"not a dataset reference: {ref[:80]!r}", hint="write name@vN, e.g. digits@v2"
