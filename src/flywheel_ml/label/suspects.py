@@ -72,47 +72,49 @@ def _check(labels: npt.NDArray[np.integer], probs: FloatArray) -> None:
         raise InvalidInputError("labels must be class codes 0..k-1", hint="encode the classes")
 
 
-_BLOCK = 4096
+_BLOCK = 8192
 """Rows per block of the row pass: a block's temporaries stay in the CPU cache."""
 
 
 @dataclass(frozen=True, slots=True)
 class _RowPass:
-    """What one pass over the rows gives: the most probable class other than the given one
-    and its probability, and the confident class of each row (if any)."""
+    """What one pass over the rows gives: each row's most probable class and that class's
+    probability, and its confident class (if any)."""
 
-    other: FloatArray
-    other_class: IntArray
+    top: FloatArray
+    best: IntArray
     true: IntArray
     confident: npt.NDArray[np.bool_]
 
 
-def _row_pass(probs: FloatArray, codes: IntArray, thresholds: FloatArray) -> _RowPass:
-    n, k = probs.shape
-    other = np.empty(n)
-    other_class = np.empty(n, dtype=np.int64)
-    true = np.empty(n, dtype=np.int64)
-    confident = np.empty(n, dtype=bool)
-    # Reused buffers: no allocation per block.
-    at_least = np.empty((_BLOCK, k), dtype=bool)
-    masked = np.empty((_BLOCK, k))
+def _row_pass(probs: FloatArray, thresholds: FloatArray) -> _RowPass:
+    n = probs.shape[0]
+    top = np.empty(n)
+    best = np.empty(n, dtype=np.int64)
     rows = np.arange(_BLOCK)
+    # One argmax per row. The most probable class other than the given one is only needed
+    # where it beats the given class, and there it is the most probable class: no second pass.
     for start in range(0, n, _BLOCK):
         block = probs[start : start + _BLOCK]
         m = block.shape[0]
         stop = start + m
-        np.greater_equal(block, thresholds, out=at_least[:m])
-        np.multiply(block, at_least[:m], out=masked[:m])
-        best = masked[:m].argmax(axis=1)
-        true[start:stop] = best
-        confident[start:stop] = masked[rows[:m], best] > 0
-        # The given class masked out: the most probable other class (probabilities are >= 0).
-        np.copyto(masked[:m], block)
-        masked[rows[:m], codes[start:stop]] = -1.0
-        alt = masked[:m].argmax(axis=1)
-        other_class[start:stop] = alt
-        other[start:stop] = masked[rows[:m], alt]
-    return _RowPass(other, other_class, true, confident)
+        winner = block.argmax(axis=1)
+        best[start:stop] = winner
+        top[start:stop] = block[rows[:m], winner]
+    # The confident class is the most probable class among those at or over their threshold.
+    # Where the most probable class reaches its own threshold it is that class; only the
+    # other rows need the masked argmax, and of them only those whose most probable class
+    # reaches the lowest threshold can have a confident class at all.
+    true = best.copy()
+    confident = top >= thresholds[best]
+    unsure = np.flatnonzero(~confident & (top >= thresholds.min()))
+    if unsure.size:
+        sub = probs[unsure]
+        masked = sub * (sub >= thresholds)
+        pick = masked.argmax(axis=1)
+        true[unsure] = pick
+        confident[unsure] = masked[np.arange(unsure.size), pick] > 0
+    return _RowPass(top, best, true, confident)
 
 
 def _scores(given: FloatArray, other: FloatArray, by: Ranking) -> FloatArray:
@@ -150,18 +152,19 @@ def find_suspects(
         InvalidInputError: shapes or codes that do not match, or an unknown ranking.
     """
     codes: IntArray = np.asarray(labels, dtype=np.int64)
-    probs = np.asarray(probs, dtype=np.float64)
+    probs = np.ascontiguousarray(probs, dtype=np.float64)  # the gathers index the flat buffer
     _check(codes, probs)
     n, k = probs.shape
     if n == 0 or k < 2:
         empty = np.zeros(0, dtype=np.int64)
         return Suspects(empty, np.zeros(0), 0, empty, np.zeros((k, k)))
     counts = np.bincount(codes, minlength=k).astype(np.float64)
-    given = probs[np.arange(n), codes]
+    # The thresholds need each row's probability of its given class before the row pass.
+    given = probs.ravel()[np.arange(n) * k + codes]
     # t_j: the mean probability of class j over the items labelled j (one weighted bincount).
     summed = np.bincount(codes, weights=given, minlength=k)
     thresholds = np.divide(summed, counts, out=np.ones(k), where=counts > 0)
-    found = _row_pass(probs, codes, thresholds - 1e-12)
+    found = _row_pass(probs, thresholds - 1e-12)
     confident = found.confident
     joint = np.bincount(codes[confident] * k + found.true[confident], minlength=k * k)
     joint = joint.reshape(k, k).astype(np.float64)
@@ -174,9 +177,10 @@ def find_suspects(
     scaled = float(calibrated.sum() - np.trace(calibrated))
     estimated = min(round(float(np.sqrt(counted * scaled))), n)
     # Only items the model does not rank first under their given label may be listed, so
-    # only they are scored (a fraction of the rows when the model is any good).
-    eligible = np.flatnonzero(found.other > given)
-    scores = _scores(given[eligible], found.other[eligible], by)
+    # only they are scored (a fraction of the rows when the model is any good). For them the
+    # most probable other class is the most probable class.
+    eligible = np.flatnonzero(found.top > given)
+    scores = _scores(given[eligible], found.top[eligible], by)
     listed = min(estimated, eligible.size)
     lowest = (
         np.argpartition(scores, listed - 1)[:listed]
@@ -185,7 +189,7 @@ def find_suspects(
     )
     order = lowest[np.argsort(scores[lowest])]
     chosen = eligible[order].astype(np.int64)
-    return Suspects(chosen, scores[order], estimated, found.other_class[chosen], calibrated)
+    return Suspects(chosen, scores[order], estimated, found.best[chosen], calibrated)
 
 
 def out_of_fold_probabilities(
