@@ -10,8 +10,9 @@ accuracy. Both sides run a random stage for the first half of the trials and TPE
                   the workspace database and every trial a run with params, tags, metrics,
                   lineage and its status (a trial's end committed durably)
 
-Goal: Flywheel adds <= 5 ms per trial to plain Optuna (compared with ``optuna-sqlite``, the
-persisted peer; the gap to ``optuna-memory`` is shown too).
+Goal: Flywheel adds <= 5 ms per trial to plain Optuna. The goal is judged against
+``optuna-memory``, the stricter side (it keeps nothing); the gap to ``optuna-sqlite``, the
+persisted peer, is shown too.
 
 Usage::
 
@@ -135,7 +136,7 @@ def main() -> None:
         "added_ms_per_trial_vs_optuna_sqlite": added_sqlite,
         "added_ms_per_trial_vs_optuna_memory": added_memory,
         "goal_ms": 5.0,
-        "goal_met": added_sqlite <= 5.0,
+        "goal_met": added_memory <= 5.0,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
@@ -148,21 +149,22 @@ def main() -> None:
     note = (
         f"# Search overhead per trial ({args.trials} trials, {args.repeats} repeats)\n\n"
         "Trivial objective (DummyClassifier on 200 rows), random stage then TPE on both sides, "
-        f"all sides in one run. {os.cpu_count()}-core machine shared with other work; load "
+        f"all sides in one run. {os.cpu_count()}-core machine; load "
         f"average {load_start[0]:.1f} at the start, {load_end[0]:.1f} at the end.\n\n"
         + "\n".join(rows)
         + "\n\n"
-        f"Against plain Optuna persisting its study in SQLite, Flywheel's difference is "
-        f"**{added_sqlite:+.2f} ms** per trial (goal <= +5 ms: "
-        f"{'met' if added_sqlite <= 5.0 else 'missed'}). Against in-memory Optuna, which keeps "
-        f"nothing, Flywheel adds **{added_memory:+.2f} ms** per trial: the goal is "
-        f"{'met' if added_memory <= 5.0 else 'missed'} on that comparison. "
+        f"Against in-memory Optuna, which keeps nothing, Flywheel adds **{added_memory:+.2f} "
+        f"ms** per trial (goal <= +5 ms: {'met' if added_memory <= 5.0 else 'missed'}). "
+        f"Against plain Optuna persisting its study in SQLite, the difference is "
+        f"**{added_sqlite:+.2f} ms** per trial. "
         "What the difference buys: a run per trial (params, tags, metrics, "
         "lineage, status) and the study's journal in the workspace database (SQLite WAL). "
         "Per trial, three transactions wait for the disk: the journal record of the trial's "
         "end, and the run's creation and end; the journal records written while a "
         "trial runs (creation, parameters, attributes) commit without waiting, as a crash "
-        "can only lose a trial that a resumed search redoes anyway.\n"
+        "can only lose a trial that a resumed search redoes anyway. Each journal record is "
+        "one statement (numbered by the insert itself), and accuracy is computed without "
+        "scikit-learn's input validation, which cost more than the comparison.\n"
     )
     args.out.with_suffix(".md").write_text(note)
     print(json.dumps(result))

@@ -56,6 +56,13 @@ class SqlTuneStore:
             .where(tune_journal.c.seq >= sa.bindparam("start"))
             .order_by(tune_journal.c.seq)
         )
+        self._append_next = tune_journal.insert().from_select(
+            ["seq", "body"],
+            sa.select(
+                sa.func.coalesce(sa.func.max(tune_journal.c.seq) + 1, 0),
+                sa.bindparam("body", type_=sa.Text),
+            ),
+        )
 
     def read_journal(self, from_seq: int) -> list[dict[str, Any]]:
         with self.database.read() as conn:
@@ -77,12 +84,10 @@ class SqlTuneStore:
         def work(conn: Connection) -> None:
             if not self.database.is_sqlite:
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:k)"), {"k": _LOCK_KEY})
-            last = conn.execute(sa.select(sa.func.max(tune_journal.c.seq))).scalar_one()
-            start = 0 if last is None else int(last) + 1
-            conn.execute(
-                tune_journal.insert(),
-                [{"seq": start + i, "body": body} for i, body in enumerate(bodies)],
-            )
+            # One statement per entry numbers it after the last one: the journal takes an
+            # append per Optuna call, several per trial, so a round trip saved counts.
+            for body in bodies:
+                conn.execute(self._append_next, {"body": body})
 
         self.database.write(work, durable=durable)
 
