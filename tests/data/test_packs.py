@@ -64,3 +64,29 @@ def test_unchanged_files_are_not_read_again(
     assert version.number == 2 and version.items == 31
     read_inputs = [p for p in opened if p.startswith(str(pets_folder))]
     assert read_inputs == [str(pets_folder / "cat" / "extra.txt")]
+
+
+def test_big_loose_object_exports_byte_for_byte_and_a_corrupt_one_is_refused(
+    sqlite_workspace: Any, tmp_path: Path
+) -> None:
+    import pytest
+
+    from flywheel_ml.errors import IntegrityError
+
+    packed = sqlite_workspace.packed_objects
+    source = tmp_path / "big.bin"
+    data = os.urandom(17 << 20)  # over the size exported through the checked copy
+    source.write_bytes(data + b"tail")  # a length that is not a multiple of the block size
+    digest = packed.put_file(source)
+    out = tmp_path / "out.bin"
+    packed.export_many([(digest, str(out))])
+    assert out.read_bytes() == source.read_bytes()
+    stored = sqlite_workspace.objects.path_of(digest)
+    stored.chmod(0o644)
+    with stored.open("r+b") as handle:
+        handle.seek(5 << 20)
+        handle.write(b"\x00" * 8 if data[5 << 20] else b"\x01" * 8)
+    again = tmp_path / "again.bin"
+    with pytest.raises(IntegrityError, match="corrupt"):
+        packed.export_many([(digest, str(again))])
+    assert not again.exists()  # no file with the wrong bytes is left behind

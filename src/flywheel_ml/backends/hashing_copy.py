@@ -76,6 +76,12 @@ def copy_and_hash(source: str | os.PathLike[str], dest_fd: int) -> Digest:
 def open_for_copy(path: str | os.PathLike[str]) -> int:
     """Create ``path`` for writing, switched to ``O_DIRECT`` when the filesystem supports it."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o644)
+    go_direct(fd)
+    return fd
+
+
+def go_direct(fd: int) -> None:
+    """Switch the open file ``fd`` to ``O_DIRECT`` writes where the filesystem supports them."""
     direct = getattr(os, "O_DIRECT", 0)
     if direct:
         import contextlib
@@ -84,7 +90,6 @@ def open_for_copy(path: str | os.PathLike[str]) -> int:
         # A filesystem without O_DIRECT (some network ones) refuses it: buffered writes then.
         with contextlib.suppress(OSError):
             fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) | direct)
-    return fd
 
 
 def _write_at(fd: int, view: memoryview, offset: int) -> None:
