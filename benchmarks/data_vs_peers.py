@@ -336,10 +336,10 @@ def markdown(result: dict[str, Any]) -> str:
     lines = [
         "# Dataset versioning: Flywheel vs DVC, git-lfs, xvc",
         "",
-        f"Same run, same machine ({result['env']['cpus']} CPUs shared with other jobs: load "
-        f"average {result['env']['load_avg_start']} at start, {result['env']['load_avg_end']} "
-        "at the end, so absolute times are several times those of an idle machine and the "
-        "ratio column is the comparable figure), warm page cache. Data: "
+        f"Same run, same machine ({result['env']['cpus']} CPUs; load average "
+        f"{result['env']['load_avg_start']} at start, {result['env']['load_avg_end']} at the "
+        "end: above 2 the machine was shared and absolute times are inflated, compare the "
+        "ratio column), warm page cache. Data: "
         f"{args['n_files']:,} files of {args['file_kb']} KiB and one {args['big_mb']:,} MiB file; "
         f"{args['modify']} files modified for the incremental steps; median of "
         f"{args['repeats']} repeats, wall clock of each command including process start.",
