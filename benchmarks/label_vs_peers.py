@@ -277,7 +277,7 @@ def render(report: dict[str, Any]) -> str:
         "# Label stage: label errors vs cleanlab, agreement vs reference packages, Dawid–Skene",
         "",
         f"Run {report['started']} on a {report['cpus']}-core machine "
-        f"{'that was **shared with other helpers** (load average ' + report['load'] + ')'}: "
+        f"(load average {report['load']}; above 2 the machine was shared): "
         "compare ratios within one row. Same labels and probabilities for both tools "
         f"(label-error data seed {report.get('seed', 0)}).",
         "",

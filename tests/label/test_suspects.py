@@ -81,3 +81,63 @@ def test_shape_mismatch_is_refused() -> None:
         find_suspects(np.array([0, 1]), np.ones((3, 2)) / 2)
     with pytest.raises(InvalidInputError):
         find_suspects(np.array([0, 5]), np.ones((2, 2)) / 2)
+
+
+def _noise_rate_count_by_hand(labels: np.ndarray, probs: np.ndarray, joint: np.ndarray) -> int:
+    """Prune by noise rate, written the slow and obvious way: per off-diagonal cell, sort the
+    items labelled i by p_j - p_i and take the round(joint[i, j]) largest (with ties at the
+    cut); then keep those whose given label the model does not rank first."""
+    n, k = probs.shape
+    chosen = np.zeros(n, dtype=bool)
+    given = probs[np.arange(n), labels]
+    for i in range(k):
+        members = np.flatnonzero(labels == i)
+        for j in range(k):
+            want = round(float(joint[i, j]))
+            if i == j or want <= 0 or members.size == 0:
+                continue
+            margins = probs[members, j] - given[members]
+            cut = np.sort(margins)[::-1][min(want, members.size) - 1]
+            chosen[members[margins >= cut]] = True
+    others = probs.copy()
+    others[np.arange(n), labels] = -np.inf
+    return int((chosen & (others.max(axis=1) > given)).sum())
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_the_count_is_prune_by_noise_rate(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(5, 400)), int(rng.integers(2, 7))
+    probs = rng.dirichlet(np.full(k, rng.uniform(0.3, 3.0)), size=n)
+    if seed % 4 == 0:
+        probs = np.round(probs, 1) + 1e-3  # many ties
+        probs /= probs.sum(axis=1, keepdims=True)
+    labels = rng.integers(0, k, size=n)
+    found = find_suspects(labels, probs)
+    assert found.estimated_errors == _noise_rate_count_by_hand(labels, probs, found.joint)
+    assert found.indices.size == found.estimated_errors
+
+
+def test_large_inputs_split_over_threads_give_the_same_list() -> None:
+    from flywheel_ml.label import suspects
+
+    rng = np.random.default_rng(3)
+    n, k = 300_000, 5  # over the size from which the passes run on several threads
+    truth = rng.integers(0, k, size=n)
+    alpha = np.ones((n, k))
+    alpha[np.arange(n), truth] += 4.0
+    probs = rng.standard_gamma(alpha)
+    probs /= probs.sum(axis=1, keepdims=True)
+    labels = truth.copy()
+    flip = rng.random(n) < 0.15
+    labels[flip] = (truth[flip] + rng.integers(1, k, size=int(flip.sum()))) % k
+    threaded = find_suspects(labels, probs)
+    original = suspects._PARALLEL_ROWS
+    suspects._PARALLEL_ROWS = n + 1
+    try:
+        serial = find_suspects(labels, probs)
+    finally:
+        suspects._PARALLEL_ROWS = original
+    assert threaded.estimated_errors == serial.estimated_errors
+    assert np.array_equal(threaded.indices, serial.indices)
+    assert np.array_equal(threaded.joint, serial.joint)
