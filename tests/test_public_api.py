@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import flywheel_ml
 
@@ -44,3 +45,18 @@ def test_import_is_lazy() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == "False"
+
+
+def test_status_of_every_stage_loads_no_model_library(tmp_path: Path) -> None:
+    """The lifecycle status reads every stage's records; none of that needs scikit-learn or
+    SciPy (importing them cost `flywheel status --fresh` a second)."""
+    code = (
+        "import sys, flywheel_ml as fw\n"
+        f"ws = fw.init_workspace({str(tmp_path / 'ws')!r}, name='lazy')\n"
+        "ws.status()\n"
+        "print(sorted(m for m in ('sklearn', 'scipy') if m in sys.modules))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]"

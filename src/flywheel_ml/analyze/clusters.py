@@ -17,9 +17,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.cluster import DBSCAN
-from sklearn.neighbors import NearestNeighbors
-from sklearn.preprocessing import StandardScaler
 
 from flywheel_ml.analyze.entities import ClusterAnalysis, FailureCluster, FeatureShift
 from flywheel_ml.analyze.scoring import Scored
@@ -32,6 +29,8 @@ def knee_eps(points: npt.NDArray[np.float64], *, k: int) -> float:
     Returns the median k-distance when the curve has no knee (fewer than three points or a
     straight line).
     """
+    from sklearn.neighbors import NearestNeighbors
+
     neighbours = NearestNeighbors(n_neighbors=min(k + 1, len(points))).fit(points)
     distances, _ = neighbours.kneighbors(points)
     curve = np.sort(distances[:, -1])
@@ -57,6 +56,8 @@ def cluster_space(
         InvalidInputError: the embedding column is missing or holds unequal or non-numeric
             vectors.
     """
+    from sklearn.preprocessing import StandardScaler
+
     if embedding is not None:
         if embedding not in scored.frame.columns:
             raise InvalidInputError(
@@ -101,6 +102,8 @@ def find_failure_clusters(
         exemplars: how many item ids to name per cluster (nearest its centre first).
         min_lift: how many times the overall error rate a cluster's region must reach.
     """
+    from sklearn.cluster import DBSCAN
+
     points, names, space = cluster_space(scored, embedding=embedding)
     wrong = np.flatnonzero(~scored.correct)
     base = {
@@ -155,6 +158,8 @@ def _region(
     points: npt.NDArray[np.float64], members: npt.NDArray[np.float64], eps: float
 ) -> npt.NDArray[np.intp]:
     """Indices of every point within ``eps`` of some member."""
+    from sklearn.neighbors import NearestNeighbors
+
     neighbours = NearestNeighbors(radius=eps).fit(points)
     found = neighbours.radius_neighbors(members, return_distance=False)
     return np.unique(np.concatenate(found)) if len(found) else np.empty(0, dtype=np.intp)

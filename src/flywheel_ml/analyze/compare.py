@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import accuracy_score
 
 from flywheel_ml.analyze.entities import ModelComparison, SliceDelta, SliceResult
 from flywheel_ml.analyze.scoring import Scored
@@ -24,6 +23,8 @@ def compare_models(
     Raises:
         InvalidInputError: the two were scored on different items.
     """
+    from sklearn.metrics import accuracy_score
+
     if before.dataset.digest != after.dataset.digest or not np.array_equal(before.ids, after.ids):
         raise InvalidInputError(
             f"{before.model.ref} and {after.model.ref} were scored on different items",

@@ -6,14 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.calibration import calibration_curve
-from sklearn.metrics import (
-    accuracy_score,
-    balanced_accuracy_score,
-    confusion_matrix,
-    f1_score,
-    precision_recall_fscore_support,
-)
 
 from flywheel_ml.analyze.entities import (
     CalibrationBin,
@@ -35,6 +27,14 @@ def analyze_errors(
 ) -> ErrorAnalysis:
     """The error analysis of ``scored``: confusion, per-class metrics, the ``mistakes`` most
     confident mistakes, a ``bins``-bin reliability diagram and the given slices."""
+    from sklearn.metrics import (
+        accuracy_score,
+        balanced_accuracy_score,
+        confusion_matrix,
+        f1_score,
+        precision_recall_fscore_support,
+    )
+
     y_true, y_pred = scored.y_true, scored.y_pred
     labels = sorted(set(y_true.tolist()) | set(y_pred.tolist()), key=_natural)
     matrix = confusion_matrix(y_true, y_pred, labels=labels)
@@ -87,6 +87,8 @@ def _confident_mistakes(scored: Scored, limit: int) -> tuple[Mistake, ...]:
 
 
 def _calibration(scored: Scored, bins: int) -> tuple[tuple[CalibrationBin, ...], float | None]:
+    from sklearn.calibration import calibration_curve
+
     confidence = scored.confidence
     if confidence is None:
         return (), None

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import math
 
-from sklearn.inspection import permutation_importance
-
 from flywheel_ml.analyze.entities import FeatureImportance, FeatureReport
 from flywheel_ml.analyze.scoring import Scored
 
@@ -19,6 +17,8 @@ def feature_importance(
     scored: Scored, *, repeats: int = 5, min_gain: float = 0.0, seed: int = 0
 ) -> FeatureReport:
     """Permutation importance of each input feature of ``scored.model`` on ``scored``'s rows."""
+    from sklearn.inspection import permutation_importance
+
     names = list(scored.model.feature_names)
     estimator = scored.model.estimator
     found = permutation_importance(

@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.metrics import accuracy_score
 
 from flywheel_ml.analyze.entities import Model, PipelineResult, StageAccuracy
 from flywheel_ml.errors import InvalidInputError
@@ -126,6 +125,8 @@ def measure_pipeline(
     Raises:
         InvalidInputError: a truth column is missing or no row has every truth.
     """
+    from sklearn.metrics import accuracy_score
+
     truths = [step.truth for step in pipeline.steps]
     missing = [t for t in truths if t not in frame.columns]
     if missing:

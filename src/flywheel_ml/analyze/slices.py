@@ -11,7 +11,6 @@ from collections.abc import Sequence
 
 import numpy as np
 import numpy.typing as npt
-from sklearn.metrics import accuracy_score
 
 from flywheel_ml.analyze.entities import SliceKind, SliceResult
 from flywheel_ml.analyze.scoring import Scored
@@ -59,6 +58,8 @@ def slice_result(
     seed: int = 0,
 ) -> SliceResult:
     """Accuracy, its bootstrap interval and the delta to ``overall`` for one slice's rows."""
+    from sklearn.metrics import accuracy_score
+
     rows = len(y_true)
     if rows == 0:
         return SliceResult(name, kind, where, 0, None, None, None, True, None)
@@ -85,6 +86,8 @@ def slice_results(
     Raises:
         InvalidInputError: a filter names a column the data lacks.
     """
+    from sklearn.metrics import accuracy_score
+
     overall = float(accuracy_score(scored.y_true, scored.y_pred))
     found: list[SliceResult] = []
     for name, where in filters:
