@@ -178,6 +178,7 @@ def _noise_rate_count(
         margins -= given[mine]
         hit = np.zeros(m, dtype=bool)
         scratch = np.empty(m)
+        members: IntArray | None = None
         for j in range(k):
             want = int(wants[i, j])
             if j == i or want <= 0:
@@ -191,7 +192,8 @@ def _noise_rate_count(
                 scratch.partition(m - want)
                 cut = scratch[m - want]
             if cut <= 0:
-                members = np.flatnonzero(codes == i)
+                if members is None:  # found once per class, and only when needed
+                    members = np.flatnonzero(codes == i)
                 column = probs[members, j] - given[members]
                 if want < column.size:
                     cut = np.partition(column, column.size - want)[column.size - want]
