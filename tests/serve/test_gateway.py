@@ -262,3 +262,26 @@ def test_shadow_and_canary_disagreement_is_logged_and_reported(
     assert rates["canary"].rows == len(on_canary)
     assert rates["canary"].disagree_rate == pytest.approx(float(np.mean(baseline != canary_served)))
     assert status.traffic == {"digits@v1": 70.0, "digits@v2": 30.0}
+
+
+def test_a_text_model_gets_a_422_that_says_the_gateway_takes_numbers(
+    sqlite_workspace: Any, client_factory: Callable[[int], Client]
+) -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    texts = ["great kettle", "awful kettle", "great pot", "awful pot"]
+    model = make_pipeline(TfidfVectorizer(), LogisticRegression())
+    model.fit(texts, ["pos", "neg", "pos", "neg"])
+    sqlite_workspace.serve.resolver = DictResolver({"reviews@v1": model})
+    sqlite_workspace.serve.deploy("reviews@v1")
+    with running_gateway(sqlite_workspace) as gw:
+        client = client_factory(gw.port)
+        status, doc = client.predict({"rows": [["great kettle"]]}, model="reviews")
+        assert status == 422
+        assert "reads raw text" in doc["message"] and "numeric features only" in doc["message"]
+        assert "load_model('reviews@v1')" in doc["hint"]
+        status, _, body = client.request("GET", "/v1/models")
+        assert json.loads(body)["reviews"]["input"] == "text"
+    assert len(sqlite_workspace.serve.read_log()) == 0  # nothing answered, nothing logged

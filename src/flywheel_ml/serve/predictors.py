@@ -122,6 +122,9 @@ class EstimatorPredictor:
             feature_names = [str(n) for n in names]
         self._features = tuple(feature_names)
         self._has_proba = hasattr(estimator, "predict_proba")
+        first = estimator.steps[0][1] if hasattr(estimator, "steps") else estimator
+        self.takes_text = callable(getattr(first, "build_analyzer", None))
+        """Whether the model reads raw text (it starts with a text vectoriser)."""
         classes = getattr(estimator, "classes_", None)
         self._classes: tuple[Any, ...] = () if classes is None else tuple(classes.tolist())
         # For these estimators predict() is the argmax of predict_proba(), so one call gives both.
@@ -236,6 +239,11 @@ class KernelPredictor:
         """Predictions and probabilities from one product (the prediction is the argmax)."""
         proba = self.kernel.predict_proba(X)
         return self.kernel.classes[proba.argmax(axis=1)], proba
+
+
+def takes_text(predictor: Predictor) -> bool:
+    """Whether ``predictor`` reads raw text rather than numeric features."""
+    return bool(getattr(predictor, "takes_text", False))
 
 
 def has_proba(predictor: Predictor) -> bool:

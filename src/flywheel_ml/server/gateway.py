@@ -39,7 +39,7 @@ from flywheel_ml.serve.rollout import route
 from flywheel_ml.serve.stage import ServeStage
 from flywheel_ml.server.batching import Answer, MicroBatcher, OverloadedError
 from flywheel_ml.server.bodies import BodyError, parse_body
-from flywheel_ml.server.live_state import LiveState, Snapshot
+from flywheel_ml.server.live_state import LiveModel, LiveState, Snapshot
 from flywheel_ml.server.metrics import GatewayMetrics
 from flywheel_ml.server.openapi import gateway_openapi
 
@@ -208,6 +208,8 @@ class Gateway:
             live = snap.models.get(model)
             if live is None:
                 raise _missing(model, snap)
+            if live.text_input:
+                raise _text_model(model, live)
             body = await _read_body(scope, receive, self.config.max_body_bytes)
             parsed = parse_body(
                 body, _header(scope, b"content-type"), live.features, max_rows=self.config.max_rows
@@ -331,6 +333,7 @@ class Gateway:
                     "canary_percent": m.state.canary_percent,
                     "shadow": m.state.shadow,
                     "features": list(m.features),
+                    "input": "text" if m.text_input else "numeric",
                 }
                 for name, m in snap.models.items()
             }
@@ -351,6 +354,17 @@ class Gateway:
         except Exception as exc:  # the caller reports it unconfirmed
             return JSONResponse({"error": "store_unavailable", "message": str(exc)[:300]}, 503)
         return JSONResponse({"seq": seq, "confirmed": seq >= wanted})
+
+
+def _text_model(model: str, live: LiveModel) -> FlywheelError:
+    from flywheel_ml.errors import InvalidInputError
+
+    column = f" ({', '.join(live.features)})" if live.features else ""
+    return InvalidInputError(
+        f"model {model!r} ({live.state.champion}) reads raw text{column}; this gateway answers "
+        "numeric features only",
+        hint=f"predict in process: ws.registry.load_model({live.state.champion!r}).predict(texts)",
+    )
 
 
 def _missing(model: str, snap: Snapshot) -> FlywheelError:

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 
 from flywheel_ml.errors import FlywheelError
 from flywheel_ml.serve.entities import Deployment
-from flywheel_ml.serve.predictors import ModelResolver, Predictor
+from flywheel_ml.serve.predictors import ModelResolver, Predictor, takes_text
 from flywheel_ml.serve.store import DeploymentStore
 
 
@@ -34,6 +34,8 @@ class LiveModel:
     state: Deployment
     predictors: Mapping[str, Predictor]
     features: tuple[str, ...]
+    text_input: bool = False
+    """The champion reads raw text, which the gateway does not take (it answers 422)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,8 +99,10 @@ class LiveState:
             except FlywheelError as exc:
                 broken[state.model] = exc
                 continue
-            features = tuple(predictors[state.champion].feature_names)
-            models[state.model] = LiveModel(state, predictors, features)
+            champion = predictors[state.champion]
+            models[state.model] = LiveModel(
+                state, predictors, tuple(champion.feature_names), takes_text(champion)
+            )
         return models, broken
 
     def _get(self, ref: str) -> Predictor:
