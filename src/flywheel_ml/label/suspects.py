@@ -173,7 +173,8 @@ def _noise_rate_count(
         if m == 0:
             return
         mine = rows[lo:hi]
-        # One row per class, contiguous: each column pass below reads memory in order.
+        # Transposed to one contiguous row per class: each pass over a class's margins
+        # below reads memory in order.
         margins = np.ascontiguousarray(np.take(probs, mine, axis=0).T)
         margins -= given[mine]
         hit = np.zeros(m, dtype=bool)
