@@ -151,7 +151,6 @@ def score(metric: str, y_true: Any, y_pred: Any) -> float:
 
 def _accuracy(y_true: Any, y_pred: Any) -> float:
     import numpy as np
-    from sklearn.metrics import accuracy_score
 
     truth, predicted = np.asarray(y_true), np.asarray(y_pred)
     plain = truth.dtype.kind in "iubU" and truth.dtype == predicted.dtype
@@ -159,6 +158,8 @@ def _accuracy(y_true: Any, y_pred: Any) -> float:
         # What accuracy_score computes for integer, boolean or string labels, without its
         # input validation (costlier than the comparison; a search scores every trial twice).
         return float(np.mean(truth == predicted))
+    from sklearn.metrics import accuracy_score
+
     return float(accuracy_score(y_true, y_pred))
 
 
