@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from tests.registry.conftest import Project
@@ -149,3 +150,33 @@ def test_a_model_trained_by_ci_counts_as_integration_tested(project: Project) ->
     by_ci = ws.registry.register(str(run.id), name="ci-clf")
     item = next(i for i in ws.readiness(by_ci.ref).items if i.title == title)
     assert item.state == "passed" and "train/rf at 0123456789" in item.evidence
+
+
+def test_served_rows_are_read_from_the_log_batch_by_batch(tmp_path: Path) -> None:
+    """What the monitoring tests read: the version's rows only, the widths of their inputs, and
+    the rows whose probabilities are not finite (regressors log none)."""
+    import time
+
+    import numpy as np
+
+    from flywheel_ml.reports.readiness_facts import served_rows
+    from flywheel_ml.serve.predlog import LogEntry, PredictionLog
+
+    def entry(version: str, inputs: Any, probabilities: Any) -> LogEntry:
+        rows = len(inputs)
+        return LogEntry(
+            at=time.time(), request_id=f"r{time.monotonic_ns()}", model="m", version=version,
+            key=None, latency_ms=1.0, inputs=np.asarray(inputs, dtype=np.float64),
+            predictions=np.zeros(rows), probabilities=probabilities,
+        )  # fmt: skip
+
+    log = PredictionLog(tmp_path, flush_interval_s=0.01)
+    log.append(entry("m@v1", [[0.0, 1.0, 2.0]] * 3, np.full((3, 2), 0.5)))
+    log.append(entry("m@v1", [[0.0, 1.0, 2.0, 3.0]], np.array([[np.nan, 1.0]])))
+    log.append(entry("m@v1", [[1.0, 1.0, 1.0]] * 2, None))
+    log.append(entry("m@v2", [[0.0]] * 5, np.array([[np.inf, 0.0]] * 5)))
+    log.close()
+    found = served_rows(tmp_path, model="m", version="m@v1")
+    assert (found.rows, found.widths, found.non_finite) == (6, frozenset({3, 4}), 1)
+    assert served_rows(tmp_path, model="m", version="m@v2").non_finite == 5
+    assert served_rows(tmp_path, model="other", version="m@v1").rows == 0

@@ -84,7 +84,8 @@ def scan_log(
             if since is not None:
                 recent = pc.greater_equal(table["ts"], pa.scalar(since, pa.timestamp("us", "UTC")))
                 keep = recent if keep is None else pc.and_(keep, recent)
-            if keep is not None:
+            # A batch wholly kept is not copied (the vectors make most of its bytes).
+            if keep is not None and not pc.all(keep).as_py():
                 table = table.filter(keep)
             if table.num_rows:
                 yield table

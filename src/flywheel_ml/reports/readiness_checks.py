@@ -222,16 +222,15 @@ def _move(kind: str, title: str, command: str) -> Check:
 
 
 def _skew(facts: Facts) -> tuple[State, float, str, str]:
-    log = facts.log
-    if log is None or len(log) == 0:
+    served = facts.served
+    if served is None or served.rows == 0:
         return _no("not measurable yet", "", "serve it and send traffic: flywheel serve start")
-    widths = {len(r) for r in log["features"] if r is not None} if "features" in log else set()
     expected = len(facts.version.feature_names)
-    if widths and widths != {expected}:
+    if served.widths and served.widths != {expected}:
         return _no(
-            "failed", f"served rows had {sorted(widths)} features, trained on {expected}", ""
+            "failed", f"served rows had {sorted(served.widths)} features, trained on {expected}", ""
         )
-    return _ok(f"{len(log)} served rows with the {expected} training features", automated=True)
+    return _ok(f"{served.rows} served rows with the {expected} training features", automated=True)
 
 
 def _stale(facts: Facts) -> tuple[State, float, str, str]:
@@ -244,17 +243,12 @@ def _stale(facts: Facts) -> tuple[State, float, str, str]:
 
 
 def _stable(facts: Facts) -> tuple[State, float, str, str]:
-    log = facts.log
-    if log is None or len(log) == 0 or "probabilities" not in log:
+    served = facts.served
+    if served is None or served.rows == 0:
         return _no("not measurable yet", "", "serve it and send traffic")
-    import numpy as np
-
-    bad = sum(
-        1 for p in log["probabilities"] if p is not None and not np.isfinite(np.asarray(p)).all()
-    )
-    if bad:
-        return _no("failed", f"{bad} served row(s) with non-finite probabilities", "")
-    return _ok(f"{len(log)} served rows, every probability finite", automated=True)
+    if served.non_finite:
+        return _no("failed", f"{served.non_finite} served row(s) with non-finite probabilities", "")
+    return _ok(f"{served.rows} served rows, every probability finite", automated=True)
 
 
 def _performance(facts: Facts) -> tuple[State, float, str, str]:

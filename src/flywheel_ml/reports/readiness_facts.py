@@ -6,12 +6,14 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any, Literal
 
 from flywheel_ml.core.clock import utc_now
 from flywheel_ml.core.lifecycle import StageStatus
 from flywheel_ml.data.stage import DataStage
 from flywheel_ml.errors import FlywheelError
+from flywheel_ml.monitor.logscan import decode_vectors, log_parts, scan_log
 from flywheel_ml.plan.entities import ProjectPage
 from flywheel_ml.registry.entities import Evaluation, ModelVersion
 from flywheel_ml.registry.stage import RegistryStage
@@ -80,6 +82,59 @@ class ReadinessReport:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class ServedRows:
+    """A model version's rows of the prediction log, as the monitoring tests read them."""
+
+    rows: int
+    widths: frozenset[int]
+    """The lengths of the logged input vectors (one length when serving matches training)."""
+    non_finite: int
+    """Rows whose class probabilities hold a NaN or an infinity."""
+
+
+def served_rows(log_dir: Path, *, model: str, version: str) -> ServedRows:
+    """Read ``version``'s rows of the prediction log under ``log_dir`` batch by batch.
+
+    Three columns of record batches, never a DataFrame of the whole log: a busy model logs
+    millions of rows, and ``status`` reads this for the champion's readiness.
+    """
+    import numpy as np
+    import pyarrow.compute as pc
+
+    rows, bad = 0, 0
+    widths: set[int] = set()
+    columns = ("version", "features", "probabilities")
+    for table in scan_log(log_parts(log_dir), model=model, since=None, columns=columns):
+        keep = pc.equal(table["version"], version)
+        # Most batches hold one version only: no filtered copy of their vectors then.
+        mine = table if pc.all(keep).as_py() else table.filter(keep)
+        if not mine.num_rows:
+            continue
+        rows += mine.num_rows
+        sizes = pc.binary_length(mine["features"]).drop_null().to_numpy()
+        widths.update(int(n) // 8 for n in np.unique(sizes))
+        bad += _non_finite_rows(mine["probabilities"])
+    return ServedRows(rows, frozenset(widths), bad)
+
+
+def _non_finite_rows(column: Any) -> int:
+    import numpy as np
+
+    present = column.is_valid().to_numpy(zero_copy_only=False)
+    if not present.any():
+        return 0
+    try:
+        matrix = decode_vectors(column)  # one frombuffer when every row has one width
+    except ValueError:
+        return sum(
+            1
+            for cell in column.to_pylist()
+            if cell is not None and not np.isfinite(np.frombuffer(cell, dtype="<f8")).all()
+        )
+    return int((~np.isfinite(matrix[present]).all(axis=1)).sum())
+
+
 @dataclass(frozen=True)
 class Facts:
     """What the tests read, gathered once from the stages."""
@@ -93,8 +148,8 @@ class Facts:
     evaluation: Evaluation | None
     alias_moves: Sequence[Any]
     moves: Sequence[DeploymentMove]
-    log: Any
-    """The version's rows of the prediction log (a DataFrame; empty when none)."""
+    served: ServedRows | None
+    """What the version's rows of the prediction log show (None: the log could not be read)."""
     last_check: dict[str, Any] | None
     schema: dict[str, Any]
     status: dict[str, StageStatus]
@@ -142,10 +197,11 @@ def gather(
     except FlywheelError:
         moves = []
     try:
-        log = serve.read_log(model=version.name)
-        log = log[log["version"] == version.ref] if len(log) else log
-    except FlywheelError:
-        log = None
+        served: ServedRows | None = served_rows(
+            serve.log_dir, model=version.name, version=version.ref
+        )
+    except (FlywheelError, OSError, ValueError):  # an unreadable part: not measurable
+        served = None
     return Facts(
         version=version,
         page=plan(),
@@ -154,7 +210,7 @@ def gather(
         evaluation=registry.latest_evaluation(version.ref),
         alias_moves=registry.alias_history(version.name),
         moves=moves,
-        log=log,
+        served=served,
         last_check=last_check,
         schema=schema,
         status={s.stage: s for s in status},
