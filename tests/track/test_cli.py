@@ -116,3 +116,26 @@ def test_user_errors_are_one_line_and_exit_2(project: Path, cli: Any) -> None:
     assert missing.returncode == 2 and "no run" in missing.stderr
     png = cli("track", "plot", "deadbeef", "--out", "x.gif", cwd=project)
     assert png.returncode == 2
+
+
+def test_run_keeps_the_scripts_lines_whole_when_both_streams_share_the_terminal(
+    project: Path, cli: Any
+) -> None:
+    """Under --json the script's stdout goes to stderr too; a line written in pieces is not cut
+    by a line of the other stream (two pipes read by two threads would interleave them)."""
+    (project / "pieces.py").write_text(
+        "import sys, time\n"
+        "sys.stdout.write('trained'); sys.stdout.flush(); time.sleep(0.3)\n"
+        "sys.stderr.write('warning\\n'); sys.stderr.flush(); time.sleep(0.3)\n"
+        "sys.stdout.write(' 1\\n'); sys.stdout.flush()\n"
+        "sys.stdout.write('no newline at the end')\n"
+    )
+    done = cli("run", "--json", "--", sys.executable, "pieces.py", cwd=project)
+    assert done.returncode == 0, done.stderr
+    lines = done.stderr.splitlines()
+    assert "trained 1" in lines and "warning" in lines
+    assert lines[-1] == "no newline at the end"  # a partial last line is not lost
+    run = json.loads(done.stdout)["run"]
+    shown = _json(cli("track", "show", run[-8:], "--json", cwd=project))
+    sizes = {a["name"]: a["size"] for a in shown["artifacts"]}
+    assert sizes["logs/stdout.txt"] == len("trained 1\nno newline at the end")

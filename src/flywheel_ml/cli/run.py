@@ -40,11 +40,33 @@ def _pairs(items: list[str] | None, what: str) -> dict[str, str]:
     return pairs
 
 
-def _tee(source: IO[bytes], sinks: list[IO[bytes]]) -> None:
+_HELD_MAX = 1 << 16
+
+
+def _tee(source: IO[bytes], log: IO[bytes], terminal: IO[bytes]) -> None:
+    """Copy ``source`` to ``log`` as it comes and to ``terminal`` whole lines at a time.
+
+    The script's stdout and stderr are read by two threads and may reach one terminal (stdout
+    goes to stderr under ``--json``); a script writing unbuffered sends ``print("a", 1)`` as
+    several writes, which the other stream's lines would otherwise cut in the middle. A partial
+    line is held until its end (or a carriage return, for progress bars), the end of the
+    stream, or 64 KiB.
+    """
+    held = b""
     for chunk in iter(lambda: source.read1(65536), b""):  # type: ignore[attr-defined]
-        for sink in sinks:
-            sink.write(chunk)
-            sink.flush()
+        log.write(chunk)
+        log.flush()
+        held += chunk
+        cut = max(held.rfind(b"\n"), held.rfind(b"\r")) + 1
+        if not cut and len(held) >= _HELD_MAX:
+            cut = len(held)
+        if cut:
+            terminal.write(held[:cut])
+            terminal.flush()
+            held = held[cut:]
+    if held:
+        terminal.write(held)
+        terminal.flush()
 
 
 def run_command(
@@ -84,8 +106,8 @@ def run_command(
         with out_path.open("wb") as out_file, err_path.open("wb") as err_file:
             assert child.stdout is not None and child.stderr is not None
             threads = [
-                threading.Thread(target=_tee, args=(child.stdout, [out_file, terminal_out])),
-                threading.Thread(target=_tee, args=(child.stderr, [err_file, sys.stderr.buffer])),
+                threading.Thread(target=_tee, args=(child.stdout, out_file, terminal_out)),
+                threading.Thread(target=_tee, args=(child.stderr, err_file, sys.stderr.buffer)),
             ]
             for thread in threads:
                 thread.start()
