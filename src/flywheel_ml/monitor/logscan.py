@@ -65,15 +65,17 @@ def scan_log(
     *,
     model: str | None,
     since: datetime | None,
+    version: str | None = None,
     columns: Sequence[str] = ("features", "prediction"),
     batch_rows: int = 262_144,
 ) -> Iterator[Any]:
-    """Record batches (Arrow tables) of ``columns`` for ``model``'s rows at or after ``since``."""
+    """Record batches (Arrow tables) of ``columns`` for ``model``'s rows at or after ``since``
+    (and answered by ``version``, when given)."""
     import pyarrow as pa
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    wanted = list(dict.fromkeys(["ts", "model", *columns]))
+    wanted = list(dict.fromkeys(["ts", "model", *(["version"] if version else []), *columns]))
     for path in parts:
         handle = pq.ParquetFile(path)
         for batch in handle.iter_batches(batch_size=batch_rows, columns=wanted):
@@ -84,6 +86,9 @@ def scan_log(
             if since is not None:
                 recent = pc.greater_equal(table["ts"], pa.scalar(since, pa.timestamp("us", "UTC")))
                 keep = recent if keep is None else pc.and_(keep, recent)
+            if version is not None:
+                answered = pc.equal(table["version"], version)
+                keep = answered if keep is None else pc.and_(keep, answered)
             # A batch wholly kept is not copied (the vectors make most of its bytes).
             if keep is not None and not pc.all(keep).as_py():
                 table = table.filter(keep)

@@ -104,13 +104,9 @@ def served_rows(log_dir: Path, *, model: str, version: str) -> ServedRows:
 
     rows, bad = 0, 0
     widths: set[int] = set()
-    columns = ("version", "features", "probabilities")
-    for table in scan_log(log_parts(log_dir), model=model, since=None, columns=columns):
-        keep = pc.equal(table["version"], version)
-        # Most batches hold one version only: no filtered copy of their vectors then.
-        mine = table if pc.all(keep).as_py() else table.filter(keep)
-        if not mine.num_rows:
-            continue
+    columns = ("features", "probabilities")
+    parts = log_parts(log_dir)
+    for mine in scan_log(parts, model=model, since=None, version=version, columns=columns):
         rows += mine.num_rows
         sizes = pc.binary_length(mine["features"]).drop_null().to_numpy()
         widths.update(int(n) // 8 for n in np.unique(sizes))
