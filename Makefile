@@ -3,6 +3,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# A change to any of these re-installs (the build hook compiles the C fast path).
+INSTALL_INPUTS := pyproject.toml hatch_build.py src/flywheel_ml/data/_folderio.c
 
 .PHONY: demo test lint unit bench clean venv dev
 
@@ -11,12 +13,12 @@ $(BIN)/python:
 	$(BIN)/pip install -q --upgrade pip
 
 # Runtime install: enough for the demo (scikit-learn for the bundled data and models).
-$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+$(VENV)/.installed-demo: $(INSTALL_INPUTS) | $(BIN)/python
 	$(BIN)/pip install -q -e '.[ml,server]'
 	touch $@
 
 # Development install: every extra, test tools and linters.
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): $(INSTALL_INPUTS) | $(BIN)/python
 	$(BIN)/pip install -q -e '.[dev]'
 	touch $@
 

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from flywheel_ml.core.digests import Digest, digest_bytes, hex_of
 from flywheel_ml.data.entities import SplitPolicy
 from flywheel_ml.data.filecache import FileCache
-from flywheel_ml.data.readers import ScannedFile
+from flywheel_ml.data.readers import ScannedFile, native
 from flywheel_ml.data.schema import infer_files_schema, infer_table_schema
 from flywheel_ml.data.splits import assign_splits
 from flywheel_ml.data.store import DataObjects
@@ -33,6 +33,10 @@ if TYPE_CHECKING:
 PACK_THRESHOLD = 1 << 20
 """Files below 1 MiB are read into memory and packed; larger ones are copied one by one."""
 _BATCH_BYTES = 256 << 20
+# Small files are read in chunks (one call of the C reader each): large enough to amortise the
+# call, small enough that progress moves and memory stays bounded.
+_READ_FILES = 2048
+_READ_BYTES = 32 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,9 +171,11 @@ def store_files(
     Small files are packed in batches; large files are hashed with mmap and copied (or
     hardlinked with ``link``). The cache learns each digest only once its object is durable.
     """
-    digests: list[Digest | None] = [cache.lookup(f) for f in files]
+    digests = cache.lookup_many(files)
     pending: list[tuple[int, bytes]] = []
     pending_bytes = 0
+    unread: list[int] = []  # small files waiting to be read, by index
+    unread_bytes = 0
     done = 0
 
     def flush() -> None:
@@ -180,18 +186,27 @@ def store_files(
         stored = objects.put_many([data for _, data in pending])
         for (index, _), digest in zip(pending, stored, strict=True):
             digests[index] = digest
-            cache.remember(files[index], digest, hashed_ns=hashed_ns)
+        cache.remember_many([files[i] for i, _ in pending], stored, hashed_ns=hashed_ns)
         pending, pending_bytes = [], 0
+
+    def read_unread() -> None:
+        nonlocal unread_bytes, pending_bytes
+        for index, data in zip(unread, _read_many([files[i] for i in unread]), strict=True):
+            pending.append((index, data))
+            pending_bytes += len(data)
+        unread.clear()
+        unread_bytes = 0
+        if pending_bytes >= _BATCH_BYTES:
+            flush()
 
     for index, scanned in enumerate(files):
         if digests[index] is not None:
             continue
         if scanned.size < PACK_THRESHOLD:
-            data = _read(scanned)
-            pending.append((index, data))
-            pending_bytes += len(data)
-            if pending_bytes >= _BATCH_BYTES:
-                flush()
+            unread.append(index)
+            unread_bytes += scanned.size
+            if len(unread) >= _READ_FILES or unread_bytes >= _READ_BYTES:
+                read_unread()
         else:
             hashed_ns = time.time_ns()
             digest = objects.put_file(scanned.path, link=link)
@@ -200,8 +215,17 @@ def store_files(
         done += 1
         if progress is not None and done % 1000 == 0:
             progress(index)
+    read_unread()
     flush()
     return [d for d in digests if d is not None]
+
+
+def _read_many(batch: Sequence[ScannedFile]) -> list[bytes]:
+    """The bytes of each file; the C reader takes the files still as scanned, Python the rest."""
+    if native is None:
+        return [_read(f) for f in batch]
+    found = native.read([f.path for f in batch], [f.size for f in batch])
+    return [data if data is not None else _read(f) for f, data in zip(batch, found, strict=True)]
 
 
 def _read(scanned: ScannedFile) -> bytes:
