@@ -61,6 +61,7 @@ class FolderIOBuildHook(BuildHookInterface):
             target = source.with_name(name)
         else:
             target = Path(self.directory, ".native", name)
+        target.unlink(missing_ok=True)  # never leave a stale build of older source behind
         try:
             _compile(source, target)
         except (OSError, subprocess.CalledProcessError) as exc:

@@ -20,6 +20,9 @@ from flywheel_ml.backends.sql.database import Database, open_database
 from flywheel_ml.backends.sql.migrate import ensure_schema
 
 THREE_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres), "rest"]
+WITH_STDLIB = [*THREE_BACKENDS, "stdlib"]
+"""For the stores the CLI's fast path also has on the stdlib ``sqlite3`` driver (``data``,
+``events``): ``@pytest.mark.parametrize("stores", WITH_STDLIB, indirect=True)``."""
 
 
 @pytest.fixture
@@ -52,10 +55,24 @@ def _team_server(root: Path) -> Iterator[tuple[str, str]]:
 
 @pytest.fixture(params=THREE_BACKENDS)
 def stores(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
-    """Every store, on SQLite, PostgreSQL or over REST."""
+    """Every store, on SQLite, PostgreSQL or over REST (and, where a test asks for it with
+    :data:`WITH_STDLIB`, the data store and event log on the stdlib driver)."""
     from flywheel_ml.backends.blobs import open_object_store
     from flywheel_ml.backends.stores import SqlStores
 
+    if request.param == "stdlib":
+        from flywheel_ml.backends.sql.sqlite_stdlib import StdlibSqlite, StdlibStores
+
+        path = tmp_path / "store.db"
+        migrated = open_database(f"sqlite:///{path}")  # the schema is SQLAlchemy's (Alembic)
+        ensure_schema(migrated)
+        migrated.dispose()
+        found = StdlibStores(StdlibSqlite(path), blob_url=str(tmp_path / "objects"))
+        try:
+            yield found
+        finally:
+            found.close()
+        return
     if request.param == "rest":
         from flywheel_ml.backends.rest import RestClient, RestStores
 

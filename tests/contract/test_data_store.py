@@ -1,4 +1,5 @@
-"""The data stage's store contract, on SQLite and PostgreSQL."""
+"""The data stage's store contract, on SQLite, PostgreSQL, REST and the stdlib ``sqlite3``
+driver (the store of the CLI's fast path)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,9 @@ from flywheel_ml.data.entities import (
     SplitPolicy,
 )
 from flywheel_ml.errors import ConflictError
+from tests.contract.conftest import WITH_STDLIB
+
+pytestmark = pytest.mark.parametrize("stores", WITH_STDLIB, indirect=True)
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 

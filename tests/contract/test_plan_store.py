@@ -1,4 +1,5 @@
-"""Contract of :class:`flywheel_ml.plan.PlanStore` and the event log, on SQLite and PostgreSQL."""
+"""Contract of :class:`flywheel_ml.plan.PlanStore` and the event log, on SQLite and PostgreSQL
+(the event log also on the stdlib ``sqlite3`` driver of the CLI's fast path)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from flywheel_ml.backends.sql.database import Database
 from flywheel_ml.backends.sql.event_store import SqlEventLog
 from flywheel_ml.backends.sql.plan_store import SqlPlanStore
 from flywheel_ml.plan import Constraint, Objective, PlanStage, ProjectPage
+from tests.contract.conftest import WITH_STDLIB
 
 T0 = datetime(2026, 3, 1, 9, 30, 15, 123456, tzinfo=UTC)
 
@@ -133,6 +135,7 @@ def test_stage_over_the_store(stores: Any, written_by: Any) -> None:
 # --- the event log ---------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("stores", WITH_STDLIB, indirect=True)
 def test_event_round_trip(stores: Any, written_by: Any) -> None:
     log = stores.store("events")
     event = log.record(
@@ -144,6 +147,7 @@ def test_event_round_trip(stores: Any, written_by: Any) -> None:
     assert back == event
 
 
+@pytest.mark.parametrize("stores", WITH_STDLIB, indirect=True)
 def test_recent_is_newest_first_with_limit_and_stage_filter(stores: Any, written_by: Any) -> None:
     log = stores.store("events")
     for n in range(6):

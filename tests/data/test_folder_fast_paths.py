@@ -1,5 +1,6 @@
 """Fast paths of folder adds give exactly what the plain code gives: the C scan and reader (which
-hand every case they do not handle back to Python) and the cache's whole-folder lookup."""
+hand every case they do not handle back to Python) and the cache's whole-folder lookup; an export
+refuses to overwrite."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -161,3 +163,24 @@ def test_cache_lookup_many_agrees_with_lookup(tmp_path: Path) -> None:
     many = cache.lookup_many(changed)
     assert many == [cache.lookup(f) for f in changed]
     assert any(d is not None for d in many) and any(d is None for d in many)
+
+
+def test_export_of_packed_objects_refuses_an_existing_target(
+    sqlite_workspace: Any, tmp_path: Path
+) -> None:
+    packed = sqlite_workspace.packed_objects
+    blobs = [os.urandom(64 + i) for i in range(300)]
+    digests = packed.put_many(blobs)
+    out = tmp_path / "export"
+    out.mkdir()
+    targets = [(d, out / f"{i:03d}") for i, d in enumerate(digests)]
+    (out / "150").write_bytes(b"in the way")
+    with pytest.raises(FileExistsError) as raised:
+        packed.export_many(targets)
+    assert raised.value.filename == str(out / "150")
+    assert (out / "150").read_bytes() == b"in the way"
+    (out / "150").unlink()
+    for _, target in targets:
+        target.unlink(missing_ok=True)
+    packed.export_many(targets)
+    assert [t.read_bytes() for _, t in targets] == blobs

@@ -25,8 +25,7 @@ from flywheel_ml.backends.blobs import (
     raise_if_full,
 )
 from flywheel_ml.backends.hashing_copy import copy_and_hash, go_direct
-from flywheel_ml.backends.sql.database import Database
-from flywheel_ml.backends.sql.pack_store import Location, SqlPackIndex
+from flywheel_ml.backends.pack_index import Location, PackIndex
 from flywheel_ml.core.digests import Digest, digest_bytes
 from flywheel_ml.core.ids import new_id
 from flywheel_ml.errors import IntegrityError, NotFoundError
@@ -41,9 +40,14 @@ their digest on the way, which costs no extra pass."""
 class PackedObjectStore:
     """An object store whose small batch-written objects live in packs (see module docstring)."""
 
-    def __init__(self, base: LocalObjectStore | FsspecObjectStore, database: Database) -> None:
+    def __init__(self, base: LocalObjectStore | FsspecObjectStore, index: PackIndex) -> None:
+        """Keep objects in ``base`` and the locations of packed ones in ``index``.
+
+        The index is a Protocol, not a database: the workspace passes the SQLAlchemy one and the
+        CLI's fast path a stdlib ``sqlite3`` one, so importing this module costs no SQLAlchemy.
+        """
         self.base = base
-        self._index = SqlPackIndex(database)
+        self._index = index
         self._root = base.root if isinstance(base, LocalObjectStore) else None
         self._packs = None if self._root is None else self._root / "packs"
 
@@ -55,9 +59,14 @@ class PackedObjectStore:
         """Store one file's bytes as a loose object (hardlinked with ``link`` where possible)."""
         return self.base.put_file(path, link=link)
 
-    def put_many(self, blobs: Sequence[bytes]) -> list[Digest]:
-        """Store many objects with one pack write, one fsync and one index transaction."""
-        digests = [digest_bytes(b) for b in blobs]
+    def put_many(
+        self, blobs: Sequence[bytes], *, digests: Sequence[Digest] | None = None
+    ) -> list[Digest]:
+        """Store many objects with one pack write, one fsync and one index transaction.
+
+        ``digests`` are the blobs' digests when the caller has them already (trusted).
+        """
+        digests = [digest_bytes(b) for b in blobs] if digests is None else list(digests)
         if self._packs is None:
             for blob in blobs:
                 self.base.put_bytes(blob)

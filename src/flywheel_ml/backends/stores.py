@@ -111,8 +111,9 @@ class SqlStores:
     def data_objects(self) -> PackedObjectStore:
         """The object store with small batch-written objects in packs (index in the database)."""
         from flywheel_ml.backends.packs import PackedObjectStore
+        from flywheel_ml.backends.sql.pack_store import SqlPackIndex
 
-        return PackedObjectStore(self.objects, self.database)
+        return PackedObjectStore(self.objects, SqlPackIndex(self.database))
 
     def store(self, name: str) -> Any:
         """The SQL store named ``name`` (see :data:`STORE_PROTOCOLS`).

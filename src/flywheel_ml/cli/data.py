@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 
 from flywheel_ml.cli.context import emit, fail, open_ws, progress
-from flywheel_ml.cli.data_quick import version_json
+from flywheel_ml.cli.data_quick import add_message, version_json
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -52,10 +52,7 @@ def add_command(
     unchanged = before is not None and before.digest == version.digest
 
     def render(out: Console) -> None:
-        if unchanged:
-            out.print(f"{version.ref} unchanged ({version.items:,} items).")
-        else:
-            out.print(f"Added {version.ref} ({version.short}): {version.items:,} items.")
+        out.print(add_message(version, unchanged=unchanged))  # the fast path prints it too
 
     emit({**version_json(version), "unchanged": unchanged}, render)
 

@@ -1,4 +1,4 @@
-"""The fast path of ``flywheel data status`` and of a no-op ``flywheel data add``.
+"""The fast path of ``flywheel data status`` and of ``flywheel data add`` of a folder.
 
 Run before Typer, Rich and SQLAlchemy are imported (together ~0.35 s of start-up): on a SQLite
 workspace it reads the dataset's newest version with the stdlib driver, scans the folder and
@@ -7,29 +7,48 @@ It answers only when the answer is certain and would print exactly what the full
 
 - ``data status NAME [PATH]``: always (changed files are found through the cache and the
   version's manifest, the same comparison as :meth:`DataStage.status`);
-- ``data add PATH --name NAME``: only when nothing changed since the newest version, which
-  writes nothing; any add that has work to do takes the full path.
+- ``data add PATH --name NAME`` of a folder to an existing folder dataset: when nothing changed
+  since the newest version, from the cache alone (nothing is written); otherwise by running the
+  same :meth:`DataStage.add <flywheel_ml.data.stage.DataStage.add>` as the full command, on
+  stores that use the stdlib ``sqlite3`` driver (``backends/sql/sqlite_stdlib.py``).
 
-Anything else (PostgreSQL, a remote object store, an unknown option, a missing dataset, a bad
-path, text Rich would render differently) returns False and the full command runs and reports.
+Anything else (PostgreSQL, a remote object store, a schema at another revision, a table input,
+a new dataset, an unknown option, a bad path, text Rich would render differently) returns False
+having written nothing, and the full command runs and reports. Once an add has started, its
+errors are the full command's: :mod:`flywheel_ml.cli.main` reports them the same way.
 ``FLYWHEEL_NO_FAST_PATH=1`` turns the fast path off (tests compare both paths with it).
 """
 
 from __future__ import annotations
 
 import os
+import re
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from flywheel_ml.backends.sql.sqlite_peek import DatasetPeek
+    from flywheel_ml.config import Settings
     from flywheel_ml.data.entities import DatasetVersion
 
 _TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".jsonl")  # these make `data add` a table add
 _VALUE_OPTIONS = {"--name": "name", "-m": "message", "--message": "message",
                   "--as-test-set": "as_test_set"}  # fmt: skip
 _FLAG_OPTIONS = {"--label-from-folder": "label_from_folder", "--link": "link"}
+# What Rich's console would not print as is: markup tags, ":name:" emoji codes (its own
+# patterns in rich/markup.py and rich/_emoji_replace.py, loosened to catch every candidate) and
+# control characters (tabs are expanded, others dropped).
+_RICH_SPECIAL = re.compile(r"\[|:\S*:|[\x00-\x1f\x7f]")
+
+
+def add_message(version: DatasetVersion, *, unchanged: bool) -> str:
+    """The line ``data add`` prints for the version it added (or found unchanged)."""
+    if unchanged:
+        return f"{version.ref} unchanged ({version.items:,} items)."
+    return f"Added {version.ref} ({version.short}): {version.items:,} items."
 
 
 def version_json(v: DatasetVersion) -> dict[str, Any]:
@@ -62,7 +81,7 @@ def answer(args: list[str], *, json_output: bool) -> bool:
         return _status(args[2], args[3] if len(args) == 4 else None, workspace, json_output)
     if args[:2] == ["data", "add"]:
         parsed = _parse_add(args[2:])
-        return parsed is not None and _noop_add(parsed, workspace, json_output)
+        return parsed is not None and _add(parsed, workspace, json_output)
     return False
 
 
@@ -90,8 +109,8 @@ def _parse_add(words: list[str]) -> dict[str, Any] | None:
     return found
 
 
-def _peek(workspace: str | None, name: str) -> tuple[DatasetPeek, Path] | None:
-    """The dataset's rows and the workspace's state folder, on a local SQLite workspace."""
+def _peek(workspace: str | None, name: str) -> tuple[DatasetPeek, Settings] | None:
+    """The dataset's rows and the workspace's settings, on a local SQLite workspace."""
     from flywheel_ml.backends.sql.sqlite_peek import peek_dataset, sqlite_file
     from flywheel_ml.config import find_root, load_settings
     from flywheel_ml.data.versions import check_name
@@ -108,12 +127,16 @@ def _peek(workspace: str | None, name: str) -> tuple[DatasetPeek, Path] | None:
     peek = peek_dataset(db_file, name)
     if peek is None or peek.dataset.kind != "files":
         return None
-    return peek, settings.state_dir
+    return peek, settings
+
+
+def _remote(blob_url: str) -> bool:
+    """Whether the object store is not a local folder (the full path verifies downloads)."""
+    return "://" in blob_url and not blob_url.startswith("file://")
 
 
 def _status(name: str, path_arg: str | None, workspace: str | None, json_output: bool) -> bool:
     from flywheel_ml.backends.blobs import open_object_store
-    from flywheel_ml.config import load_settings
     from flywheel_ml.data.changes import folder_changes, folder_options
     from flywheel_ml.data.filecache import CACHE_FILE, FileCache
     from flywheel_ml.data.versions import decode_manifest
@@ -122,10 +145,10 @@ def _status(name: str, path_arg: str | None, workspace: str | None, json_output:
     found = _peek(workspace, name)
     if found is None:
         return False
-    peek, state_dir = found
-    blob_url = load_settings(state_dir.parent).blob_url
-    if "://" in blob_url and not blob_url.startswith("file://"):
-        return False  # a remote object store: the full path verifies downloads
+    peek, settings = found
+    blob_url = settings.blob_url
+    if _remote(blob_url):
+        return False
     options = folder_options(
         label_from_folder=peek.dataset.label is not None,
         test_set=peek.dataset.role == "test_set",
@@ -137,7 +160,7 @@ def _status(name: str, path_arg: str | None, workspace: str | None, json_output:
         return decode_manifest(open_object_store(blob_url).get_bytes(version.digest))
 
     try:
-        cache = FileCache(state_dir / CACHE_FILE)
+        cache = FileCache(settings.state_dir / CACHE_FILE)
         changes = folder_changes(peek.latest, source, manifest=manifest, cache=cache,
                                  options=options)  # fmt: skip
     except (FlywheelError, OSError):
@@ -160,7 +183,8 @@ def _status(name: str, path_arg: str | None, workspace: str | None, json_output:
     return _emit(data, lines, json_output)
 
 
-def _noop_add(parsed: dict[str, Any], workspace: str | None, json_output: bool) -> bool:
+def _add(parsed: dict[str, Any], workspace: str | None, json_output: bool) -> bool:
+    """``data add`` of a folder to an existing folder dataset of the same role (see module)."""
     from flywheel_ml.data.changes import folder_options
     from flywheel_ml.data.filecache import CACHE_FILE, FileCache, stat_signature
     from flywheel_ml.data.readers import hand_on, scan_input
@@ -169,7 +193,7 @@ def _noop_add(parsed: dict[str, Any], workspace: str | None, json_output: bool) 
     found = _peek(workspace, parsed["name"])
     if found is None:
         return False
-    peek, state_dir = found
+    peek, settings = found
     test_set = parsed.get("as_test_set") is not None
     path = Path(parsed["source"])
     if peek.dataset.role != ("test_set" if test_set else "dataset"):
@@ -187,14 +211,96 @@ def _noop_add(parsed: dict[str, Any], workspace: str | None, json_output: bool) 
         return False
     signature = stat_signature(files, options=options)
     latest = peek.latest
-    if signature is None or FileCache(state_dir / CACHE_FILE).last_tree(latest.dataset) != (
-        signature,
-        latest.digest,
-    ):
-        hand_on(path, files)  # the full add runs next: it need not scan again
+    cache = FileCache(settings.state_dir / CACHE_FILE)
+    if signature is not None and cache.last_tree(latest.dataset) == (signature, latest.digest):
+        data = {**version_json(latest), "unchanged": True}
+        return _emit(data, [add_message(latest, unchanged=True)], json_output)
+    hand_on(path, files)  # the add that runs next (here or in the full path) need not scan again
+    return _add_version(parsed, path, settings, json_output)
+
+
+def _add_version(parsed: dict[str, Any], path: Path, settings: Settings, json_output: bool) -> bool:
+    """Run :meth:`DataStage.add` on stdlib stores and print what ``add_command`` prints.
+
+    False (nothing written) when the stores cannot be opened as the full path would open them.
+    Once the add runs, its errors propagate like the full command's (``cli.main`` reports a
+    FlywheelError the same way): falling back then would run the add a second time.
+    """
+    from flywheel_ml.backends.sql.revisions import head_revision
+    from flywheel_ml.backends.sql.sqlite_peek import sqlite_file
+    from flywheel_ml.backends.sql.sqlite_stdlib import StdlibSqlite, StdlibStores
+    from flywheel_ml.data.filecache import CACHE_FILE
+    from flywheel_ml.data.stage import DataStage
+    from flywheel_ml.errors import FlywheelError
+
+    db_file = sqlite_file(settings.db_url)
+    if db_file is None or _remote(settings.blob_url):
         return False
-    data = {**version_json(latest), "unchanged": True}
-    return _emit(data, [f"{latest.ref} unchanged ({latest.items:,} items)."], json_output)
+    try:
+        database = StdlibSqlite(db_file)
+    except FlywheelError:
+        return False
+    try:
+        # The full path would migrate an older schema first, and refuse a newer one.
+        if database.revision() != head_revision():
+            return False
+        stores = StdlibStores(database, blob_url=settings.blob_url)
+        # Wired as Workspace.data wires it (its load listener only matters to loads).
+        stage = DataStage(
+            stores.store("data"),
+            stores.data_objects,
+            events=stores.store("events"),
+            cache_path=settings.state_dir / CACHE_FILE,
+            docs_dir=settings.root / "docs",
+        )
+        name = parsed["name"]
+        with _progress_when_slow(json_output) as advance:
+            before = stage.latest_or_none(name)
+            version = stage.add(
+                path, name=name, message=parsed["message"],
+                label_from_folder=parsed["label_from_folder"],
+                as_test_set=parsed.get("as_test_set") is not None, link=parsed["link"],
+                progress=advance,
+            )  # fmt: skip
+    finally:
+        database.close()
+    unchanged = before is not None and before.digest == version.digest
+    data = {**version_json(version), "unchanged": unchanged}
+    line = add_message(version, unchanged=unchanged)
+    if not _emit(data, [line], json_output):
+        # Never for a valid dataset name, but the version exists now: the answer is owed, so
+        # Rich prints it as the full command would.
+        from flywheel_ml.cli.context import console
+
+        console().print(line)
+    return True
+
+
+@contextmanager
+def _progress_when_slow(json_output: bool) -> Iterator[Callable[[int], None] | None]:
+    """The progress callback of the add: a bar like the full command's, started lazily.
+
+    The full command shows a transient Rich bar on a terminal (never under ``--json`` or when
+    piped) for the whole add. Here the bar starts at the add's first progress report, which
+    ``store_files`` makes once per 1000 files it has to read: a re-add with a few changed files
+    (the common case, and what this fast path is for) is over before a bar would tell anything,
+    and does not pay ~0.1 s to import Rich; a big add shows the same bar as the full command
+    after its first 1000 files, when Rich's import is small against the add's duration.
+    """
+    if json_output or not sys.stderr.isatty():
+        yield None
+        return
+    with ExitStack() as stack:
+        bar: list[Callable[[int], None]] = []
+
+        def advance(completed: int) -> None:
+            if not bar:
+                from flywheel_ml.cli.context import progress
+
+                bar.append(stack.enter_context(progress("adding files")))
+            bar[0](completed)
+
+        yield advance
 
 
 def _emit(data: dict[str, Any], lines: list[str], json_output: bool) -> bool:
@@ -206,12 +312,9 @@ def _emit(data: dict[str, Any], lines: list[str], json_output: bool) -> bool:
         sys.stdout.buffer.write(body + b"\n")
         sys.stdout.flush()
         return True
-    # Rich reads "[...]" as markup and ":name:" as an emoji code; plain print would differ.
-    for line in lines:
-        label, sep, rest = line.partition(": ")
-        shown = rest if sep and label in ("added", "removed", "modified") else line
-        if "[" in shown or ":" in shown:
-            return False
+    # Rich would render these lines differently from a plain print (see _RICH_SPECIAL).
+    if any(_RICH_SPECIAL.search(line) for line in lines):
+        return False
     sys.stdout.write("".join(line + "\n" for line in lines))
     sys.stdout.flush()
     return True

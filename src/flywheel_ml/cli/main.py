@@ -75,12 +75,9 @@ def _run(argv: list[str] | None) -> None:
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     args = _take_global_flags(list(sys.argv[1:] if argv is None else argv))
     if "data" in args[:3] and not os.environ.get("FLYWHEEL_URL", "").strip():
-        # `data status` and a no-op `data add` answer before Typer and SQLAlchemy load (from
+        # `data status` and a folder `data add` answer before Typer and SQLAlchemy load (on
         # the local SQLite file: never for a team server's client).
-        from flywheel_ml.cli.data_quick import answer
-
-        if answer(args, json_output=STATE.json):
-            sys.exit(0)
+        _answer_quickly(args)
 
     import typer
 
@@ -115,6 +112,27 @@ def _run(argv: list[str] | None) -> None:
         print("error: interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _answer_quickly(args: list[str]) -> None:
+    """Exit with the fast path's answer when it gives one; return when the full path must run.
+
+    An add the fast path started reports its errors as the full command would (it cannot hand
+    them to the full path: that would run the add a second time).
+    """
+    from flywheel_ml.cli.data_quick import answer
+    from flywheel_ml.errors import FlywheelError
+
+    try:
+        answered = answer(args, json_output=STATE.json)
+    except FlywheelError as exc:
+        _report(exc)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        sys.exit(130)
+    if answered:
+        sys.exit(0)
 
 
 def _subcommand(args: list[str]) -> str | None:

@@ -73,14 +73,15 @@ class FileCache:
         get = self._entries().get
         found: list[Digest | None] = []
         append = found.append
-        for scanned in files:
-            entry = get(scanned.path)
+        # Unpacking the tuple: 3x cheaper than the named fields' property lookups.
+        for _, path, size, mtime_ns, inode in files:
+            entry = get(path)
             if (
                 entry is not None
-                and entry[0] == scanned.size
-                and entry[1] == scanned.mtime_ns
-                and entry[2] == scanned.inode
-                and entry[1] + _RACY_NS < entry[4]
+                and entry[0] == size
+                and entry[1] == mtime_ns
+                and entry[2] == inode
+                and mtime_ns + _RACY_NS < entry[4]
             ):
                 append(entry[3])
             else:
@@ -103,8 +104,8 @@ class FileCache:
     ) -> None:
         """:meth:`remember` for many files at once (one dict update: 20k files in ~5 ms)."""
         self._entries().update(
-            (f.path, [f.size, f.mtime_ns, f.inode, d, hashed_ns])
-            for f, d in zip(scanned, digests, strict=True)
+            (path, [size, mtime_ns, inode, digest, hashed_ns])
+            for (_, path, size, mtime_ns, inode), digest in zip(scanned, digests, strict=True)
         )
         self._dirty_files = True
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from flywheel_ml.core.clock import utc_now
 from flywheel_ml.core.digests import Digest
@@ -255,8 +255,10 @@ class VersionReader:
         *,
         format: ExportFormat = "parquet",
         purpose: str | None = None,
-    ) -> list[Path]:
+    ) -> Sequence[Path]:
         """Write a version out: a table as one file, a folder dataset as its files.
+
+        Returns the files written (as a sequence that makes each :class:`Path` when read).
 
         Without a ``purpose`` test labels stay sealed: a table's test labels are left empty
         and a labelled folder dataset's test files are not written. Existing files are never
@@ -270,7 +272,7 @@ class VersionReader:
         out = Path(to)
         out.mkdir(parents=True, exist_ok=True)
         if manifest["kind"] == "table":
-            return [self._export_table(version, out, format, purpose)]
+            return WrittenFiles([str(self._export_table(version, out, format, purpose))])
         return self._export_files(version, manifest, out, purpose)
 
     def _export_table(
@@ -292,7 +294,7 @@ class VersionReader:
 
     def _export_files(
         self, version: DatasetVersion, manifest: dict[str, Any], out: Path, purpose: str | None
-    ) -> list[Path]:
+    ) -> WrittenFiles:
         items = manifest["items"]
         sealed = manifest.get("label") is not None and not purpose
         root = os.path.realpath(out)
@@ -325,7 +327,34 @@ class VersionReader:
                                 hint="export into an empty folder") from None  # fmt: skip
         if purpose and test_rows and manifest.get("label") is not None:
             self._record_read(version, purpose, test_rows)
-        return [Path(t) for _, t in targets]
+        return WrittenFiles([t for _, t in targets])
+
+
+class WrittenFiles(Sequence[Path]):
+    """The files an export wrote. Paths are made when read: building 20,000 :class:`Path`
+    objects up front costs ~0.2 s, a quarter of the export, and the CLI only counts them."""
+
+    __slots__ = ("_paths",)
+
+    def __init__(self, paths: list[str]) -> None:
+        self._paths = paths
+
+    def __len__(self) -> int:
+        return len(self._paths)
+
+    @overload
+    def __getitem__(self, index: int) -> Path: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> list[Path]: ...
+
+    def __getitem__(self, index: int | slice) -> Path | list[Path]:
+        if isinstance(index, slice):
+            return [Path(p) for p in self._paths[index]]
+        return Path(self._paths[index])
+
+    def __repr__(self) -> str:
+        return f"WrittenFiles({len(self._paths)} files)"
 
 
 def _no_dataset(name: str) -> NotFoundError:

@@ -22,10 +22,14 @@ from flywheel_ml.data.entities import (
 class DataObjects(ObjectStore, Protocol):
     """The object store, plus batch writes (small objects go into packs) and exports."""
 
-    def put_many(self, blobs: Sequence[bytes]) -> list[Digest]:
+    def put_many(
+        self, blobs: Sequence[bytes], *, digests: Sequence[Digest] | None = None
+    ) -> list[Digest]:
         """Store many small objects at once (in packs where the store has them).
 
         Returns each blob's digest, in order. The objects are durable when this returns.
+        ``digests``, when given, are the blobs' digests already computed by the caller (who
+        hashed them while other work ran); they are trusted, not computed again.
         """
         ...
 

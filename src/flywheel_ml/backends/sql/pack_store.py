@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 
+from flywheel_ml.backends.pack_index import Location
 from flywheel_ml.backends.sql.database import Database
 from flywheel_ml.backends.sql.tables import metadata
 
@@ -19,13 +20,14 @@ object_packs = sa.Table(
     sa.Index("ix_object_packs_pack", "pack"),
 )
 
-Location = tuple[str, int, int]
 _CHUNK = 900  # digests per IN (...) query: under SQLite's old 999-parameter limit
 
 
 class SqlPackIndex:
-    """Where packed objects are; raw driver SQL, because SQLAlchemy's per-row parameter
-    processing would cost more than the pack write itself for tens of thousands of rows."""
+    """:class:`~flywheel_ml.backends.pack_index.PackIndex` on SQLite or PostgreSQL.
+
+    Raw driver SQL, because SQLAlchemy's per-row parameter processing would cost more than the
+    pack write itself for tens of thousands of rows."""
 
     def __init__(self, database: Database) -> None:
         self._db = database

@@ -9,20 +9,14 @@ None, and the caller takes the full path through the workspace, which reports er
 
 from __future__ import annotations
 
-import json
 import sqlite3
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 from flywheel_ml.backends.sql.revisions import head_revision
-from flywheel_ml.core.digests import Digest
+from flywheel_ml.backends.sql.sqlite_stdlib_data import VERSION_COLUMNS, version_from_row
 from flywheel_ml.data.entities import Dataset, DatasetVersion, SplitPolicy
-
-_VERSION_COLUMNS = (
-    "digest, dataset, number, parent, message, author, created_at, items, size, facts"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +55,7 @@ def peek_dataset(db_file: Path, name: str) -> DatasetPeek | None:
             "SELECT name, kind, role, label, id_column FROM data_datasets WHERE name = ?", (name,)
         ).fetchone()
         version = conn.execute(
-            f"SELECT {_VERSION_COLUMNS} FROM data_versions WHERE dataset = ? "
+            f"SELECT {VERSION_COLUMNS} FROM data_versions WHERE dataset = ? "
             "ORDER BY number DESC LIMIT 1",
             (name,),
         ).fetchone()
@@ -72,7 +66,7 @@ def peek_dataset(db_file: Path, name: str) -> DatasetPeek | None:
             dataset=Dataset(
                 name=row[0], kind=row[1], role=row[2], label=row[3], id_column=row[4]
             ),
-            latest=_version(version),
+            latest=version_from_row(version),
             policy=SplitPolicy(
                 train=float(policy[0]), val=float(policy[1]), test=float(policy[2]),
                 seed=int(policy[3]),
@@ -82,26 +76,3 @@ def peek_dataset(db_file: Path, name: str) -> DatasetPeek | None:
         return None
     finally:
         conn.close()
-
-
-def _version(row: tuple[object, ...]) -> DatasetVersion:
-    digest, dataset, number, parent, message, author, created_at, items, size, facts = row
-    # SQLAlchemy stores DateTime on SQLite as naive UTC text ("YYYY-MM-DD HH:MM:SS.ffffff");
-    # the stores read it back as aware UTC, and so does this.
-    at = datetime.fromisoformat(str(created_at))
-    at = at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
-    loaded = json.loads(str(facts))
-    if not isinstance(loaded, dict):
-        raise ValueError("facts are not a JSON object")
-    return DatasetVersion(
-        digest=Digest(str(digest)),
-        dataset=str(dataset),
-        number=int(str(number)),
-        parent=None if parent is None else Digest(str(parent)),
-        message=str(message),
-        author=str(author),
-        created_at=at,
-        items=int(str(items)),
-        size=int(str(size)),
-        facts=loaded,
-    )
