@@ -215,3 +215,48 @@ def test_the_bar_starts_only_when_the_add_reports_progress(
         advance(1000)
         advance(2000)
     assert started == ["adding files"]
+
+
+def test_first_add_of_a_folder_dataset_takes_the_fast_path(
+    cli: Cli, tmp_path: Path, folder: Path
+) -> None:
+    roots = {}
+    for side in ("fast", "full"):
+        fw.init_workspace(tmp_path / side).close()
+        roots[side] = tmp_path / side
+    args = ("--json", "data", "add", str(folder), "--name", "pics", "--label-from-folder")
+    first = cli(*args, cwd=roots["fast"], env=IMPORTS)
+    assert first.returncode == 0, first.stderr
+    assert not _imported(first.stderr) & {"sqlalchemy", "typer", "rich", "click"}
+    want = cli(*args, cwd=roots["full"], env=FULL)
+    got, expected = json.loads(first.stdout), json.loads(want.stdout)
+    got.pop("created_at"), expected.pop("created_at")
+    assert got == expected and (got["ref"], got["items"]) == ("pics@v1", 90)
+    with fw.open_workspace(roots["fast"]) as ws:
+        assert ws.data.split_policy().seed == 13  # the default policy was set, as in full
+        assert ws.data.get_dataset("pics").label == "label"
+        assert ws.verify().ok
+    # A name a table dataset holds: the fast path steps aside and the full command reports.
+    table = tmp_path / "rows.csv"
+    table.write_text("x,y\n1,a\n2,b\n")
+    assert cli("data", "add", str(table), "--name", "rows", cwd=roots["fast"]).returncode == 0
+    clash = cli("data", "add", str(folder), "--name", "rows", cwd=roots["fast"], env=IMPORTS)
+    assert clash.returncode == 2 and "holds table items" in clash.stderr
+    assert "typer" in _imported(clash.stderr)
+
+
+def test_progress_is_reported_for_many_files_only(tmp_path: Path) -> None:
+    reports: list[int] = []
+    with fw.init_workspace(tmp_path / "ws") as ws:
+        few = tmp_path / "few"
+        few.mkdir()
+        for i in range(20):
+            (few / f"{i}.txt").write_text(str(i))
+        ws.data.add(few, name="few", progress=reports.append)
+        assert reports == []
+        many = tmp_path / "many"
+        many.mkdir()
+        for i in range(2500):
+            (many / f"{i:05d}.txt").write_text(str(i))
+        ws.data.add(many, name="many", progress=reports.append)
+        assert reports and reports == sorted(reports) and reports[-1] == 2499

@@ -140,7 +140,7 @@ def test_declines_what_it_cannot_answer_exactly(
         ["data", "status", "pets", "--help"],
         ["data", "add", str(pets), "--name", "pets", "--label", "x"],
         ["data", "add", str(reviews_csv), "--name", "reviews"],
-        ["data", "add", str(pets), "--name", "other"],
+        ["data", "add", str(pets), "--name", "reviews"],  # a table dataset's name
         ["data", "add", str(pets), "--as-test-set", "pets"],  # another role
         ["data", "list"],
     ):

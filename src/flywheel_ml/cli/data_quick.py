@@ -7,13 +7,15 @@ It answers only when the answer is certain and would print exactly what the full
 
 - ``data status NAME [PATH]``: always (changed files are found through the cache and the
   version's manifest, the same comparison as :meth:`DataStage.status`);
-- ``data add PATH --name NAME`` of a folder to an existing folder dataset: when nothing changed
-  since the newest version, from the cache alone (nothing is written); otherwise by running the
-  same :meth:`DataStage.add <flywheel_ml.data.stage.DataStage.add>` as the full command, on
-  stores that use the stdlib ``sqlite3`` driver (``backends/sql/sqlite_stdlib.py``).
+- ``data add PATH --name NAME`` of a folder: to an existing folder dataset, when nothing changed
+  since the newest version, from the cache alone (nothing is written); otherwise, and for the
+  first add of a new dataset, by running the same :meth:`DataStage.add
+  <flywheel_ml.data.stage.DataStage.add>` as the full command, on stores that use the stdlib
+  ``sqlite3`` driver (``backends/sql/sqlite_stdlib.py``).
 
 Anything else (PostgreSQL, a remote object store, a schema at another revision, a table input,
-a new dataset, an unknown option, a bad path, text Rich would render differently) returns False
+a name taken by a table dataset, an unknown option, a bad path, text Rich would render
+differently) returns False
 having written nothing, and the full command runs and reports. Once an add has started, its
 errors are the full command's: :mod:`flywheel_ml.cli.main` reports them the same way.
 ``FLYWHEEL_NO_FAST_PATH=1`` turns the fast path off (tests compare both paths with it).
@@ -109,9 +111,9 @@ def _parse_add(words: list[str]) -> dict[str, Any] | None:
     return found
 
 
-def _peek(workspace: str | None, name: str) -> tuple[DatasetPeek, Settings] | None:
-    """The dataset's rows and the workspace's settings, on a local SQLite workspace."""
-    from flywheel_ml.backends.sql.sqlite_peek import peek_dataset, sqlite_file
+def _settings(workspace: str | None, name: str) -> Settings | None:
+    """The settings of a workspace on a local SQLite file, when ``name`` is a valid name."""
+    from flywheel_ml.backends.sql.sqlite_peek import sqlite_file
     from flywheel_ml.config import find_root, load_settings
     from flywheel_ml.data.versions import check_name
     from flywheel_ml.errors import FlywheelError
@@ -121,8 +123,16 @@ def _peek(workspace: str | None, name: str) -> tuple[DatasetPeek, Settings] | No
         settings = load_settings(find_root(None if workspace is None else Path(workspace)))
     except FlywheelError:
         return None
-    db_file = sqlite_file(settings.db_url)
-    if db_file is None:
+    return settings if sqlite_file(settings.db_url) is not None else None
+
+
+def _peek(workspace: str | None, name: str) -> tuple[DatasetPeek, Settings] | None:
+    """The dataset's rows and the workspace's settings, on a local SQLite workspace."""
+    from flywheel_ml.backends.sql.sqlite_peek import peek_dataset, sqlite_file
+
+    settings = _settings(workspace, name)
+    db_file = None if settings is None else sqlite_file(settings.db_url)
+    if settings is None or db_file is None:
         return None
     peek = peek_dataset(db_file, name)
     if peek is None or peek.dataset.kind != "files":
@@ -184,21 +194,26 @@ def _status(name: str, path_arg: str | None, workspace: str | None, json_output:
 
 
 def _add(parsed: dict[str, Any], workspace: str | None, json_output: bool) -> bool:
-    """``data add`` of a folder to an existing folder dataset of the same role (see module)."""
+    """``data add`` of a folder: a new folder dataset, or one of the same role (see module)."""
     from flywheel_ml.data.changes import folder_options
     from flywheel_ml.data.filecache import CACHE_FILE, FileCache, stat_signature
     from flywheel_ml.data.readers import hand_on, scan_input
     from flywheel_ml.errors import FlywheelError
 
+    path = Path(parsed["source"])
+    if not path.exists() or (path.is_file() and path.suffix.lower() in _TABLE_SUFFIXES):
+        return False
     found = _peek(workspace, parsed["name"])
     if found is None:
-        return False
+        # No such folder dataset yet (or nothing the peek can read): a first add, when the
+        # dataset is indeed absent; _add_version checks that before writing anything.
+        settings = _settings(workspace, parsed["name"])
+        return settings is not None and _add_version(
+            parsed, path, settings, json_output, first=True
+        )
     peek, settings = found
     test_set = parsed.get("as_test_set") is not None
-    path = Path(parsed["source"])
     if peek.dataset.role != ("test_set" if test_set else "dataset"):
-        return False
-    if not path.exists() or (path.is_file() and path.suffix.lower() in _TABLE_SUFFIXES):
         return False
     options = folder_options(
         label_from_folder=parsed["label_from_folder"] or bool(peek.dataset.label),
@@ -219,10 +234,14 @@ def _add(parsed: dict[str, Any], workspace: str | None, json_output: bool) -> bo
     return _add_version(parsed, path, settings, json_output)
 
 
-def _add_version(parsed: dict[str, Any], path: Path, settings: Settings, json_output: bool) -> bool:
+def _add_version(
+    parsed: dict[str, Any], path: Path, settings: Settings, json_output: bool, *,
+    first: bool = False,
+) -> bool:  # fmt: skip
     """Run :meth:`DataStage.add` on stdlib stores and print what ``add_command`` prints.
 
-    False (nothing written) when the stores cannot be opened as the full path would open them.
+    False (nothing written) when the stores cannot be opened as the full path would open them,
+    or, for the ``first`` add of a dataset, when a dataset of that name exists after all.
     Once the add runs, its errors propagate like the full command's (``cli.main`` reports a
     FlywheelError the same way): falling back then would run the add a second time.
     """
@@ -254,6 +273,8 @@ def _add_version(parsed: dict[str, Any], path: Path, settings: Settings, json_ou
             docs_dir=settings.root / "docs",
         )
         name = parsed["name"]
+        if first and stores.store("data").get_dataset(name) is not None:
+            return False  # e.g. a table dataset of that name: the full command reports it
         with _progress_when_slow(json_output) as advance:
             before = stage.latest_or_none(name)
             version = stage.add(
@@ -282,10 +303,11 @@ def _progress_when_slow(json_output: bool) -> Iterator[Callable[[int], None] | N
 
     The full command shows a transient Rich bar on a terminal (never under ``--json`` or when
     piped) for the whole add. Here the bar starts at the add's first progress report, which
-    ``store_files`` makes once per 1000 files it has to read: a re-add with a few changed files
-    (the common case, and what this fast path is for) is over before a bar would tell anything,
-    and does not pay ~0.1 s to import Rich; a big add shows the same bar as the full command
-    after its first 1000 files, when Rich's import is small against the add's duration.
+    ``store_files`` makes after each big file and each chunk of small files once 1000 of them
+    were read: a re-add with a few changed files (the common case, and what this fast path is
+    for) is over before a bar would tell anything, and does not pay ~0.1 s to import Rich; a big
+    add shows the same bar as the full command after its first chunk, when Rich's import is
+    small against the add's duration.
     """
     if json_output or not sys.stderr.isatty():
         yield None

@@ -3,7 +3,7 @@
  *
  * Scanning 20,000 files costs ~45 ms in Python (os.scandir + one lstat each, mostly interpreter
  * overhead around the syscalls) and reading them ~75 ms. Here the syscalls run back to back
- * without the GIL, split over two threads. (Creating files on export was tried too: the
+ * without the GIL (the scan's on two threads; reads overlap the caller's hashing instead). (Creating files on export was tried too: the
  * filesystem, not Python, is the cost there, and C gained under 5%.)
  *
  * The Python code in flywheel_ml.data.readers and ingest stays the reference:
@@ -379,34 +379,26 @@ static PyObject *folderio_scan(PyObject *self, PyObject *args) {
 
 /* ---------------------------------------------------------------- read */
 
-typedef struct {
-    char **paths;
-    char **bufs;
-    Py_ssize_t *sizes;
-    char *ok;
-    Py_ssize_t start, stop;
-} read_job_t;
-
-static void *read_range(void *arg) {
-    read_job_t *job = arg;
-    for (Py_ssize_t i = job->start; i < job->stop; i++) {
-        job->ok[i] = 0;
-        int fd = open(job->paths[i], O_RDONLY | O_CLOEXEC);
+/* Read each file into its buffer; ok[i] says whether it was exactly sizes[i] bytes long. */
+static void read_all(char **paths, char **bufs, const Py_ssize_t *sizes, char *ok,
+                     Py_ssize_t count) {
+    for (Py_ssize_t i = 0; i < count; i++) {
+        ok[i] = 0;
+        int fd = open(paths[i], O_RDONLY | O_CLOEXEC);
         if (fd < 0) continue;
-        Py_ssize_t want = job->sizes[i], got = 0;
+        Py_ssize_t want = sizes[i], got = 0;
         while (got < want) {
-            ssize_t n = read(fd, job->bufs[i] + got, (size_t)(want - got));
-            if (n < 0 && errno == EINTR) continue;
-            if (n <= 0) break;
-            got += n;
+            ssize_t part = read(fd, bufs[i] + got, (size_t)(want - got));
+            if (part < 0 && errno == EINTR) continue;
+            if (part <= 0) break;
+            got += part;
         }
         char extra;
         ssize_t more;
         do more = read(fd, &extra, 1); while (more < 0 && errno == EINTR);
         close(fd);
-        job->ok[i] = got == want && more == 0; /* the file is exactly as scanned */
+        ok[i] = got == want && more == 0; /* the file is exactly as scanned */
     }
-    return NULL;
 }
 
 static PyObject *folderio_read(PyObject *self, PyObject *args) {
@@ -445,15 +437,9 @@ static PyObject *folderio_read(PyObject *self, PyObject *args) {
         PyList_SET_ITEM(out, i, data);
         bufs[i] = PyBytes_AS_STRING(data);
     }
-    /* Two threads: each small read is mostly syscall entry and exit, which overlap on 2 CPUs. */
-    read_job_t first = {paths, bufs, sizes, ok, 0, n / 2};
-    read_job_t second = {paths, bufs, sizes, ok, n / 2, n};
+    /* One thread: the caller reads the next batch while it hashes this one (ingest.py). */
     Py_BEGIN_ALLOW_THREADS
-    pthread_t helper;
-    int threaded = n >= 64 && pthread_create(&helper, NULL, read_range, &second) == 0;
-    if (!threaded) first.stop = n;
-    read_range(&first);
-    if (threaded) pthread_join(helper, NULL);
+    read_all(paths, bufs, sizes, ok, n);
     Py_END_ALLOW_THREADS
     for (Py_ssize_t i = 0; i < n; i++) {
         if (!ok[i]) {

@@ -215,6 +215,7 @@ def _store_small(
         pending, pending_bytes = [], 0
 
     chunks = _chunks(small, files)
+    read = 0
     # One thread reads the next chunk (the C reader holds no GIL) while this one hashes the
     # last: reading and hashing 20k small files overlap instead of adding up.
     with ThreadPoolExecutor(1) as reader:
@@ -229,7 +230,9 @@ def _store_small(
                 pending_bytes += len(blob)
             if pending_bytes >= _BATCH_BYTES:
                 flush()
-            if progress is not None:
+            read += len(chunk)
+            # Not for a few files: the CLI starts its bar at the first report.
+            if progress is not None and read >= 1000:
                 progress(chunk[-1])
     flush()
 
