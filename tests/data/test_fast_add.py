@@ -260,3 +260,48 @@ def test_progress_is_reported_for_many_files_only(tmp_path: Path) -> None:
             (many / f"{i:05d}.txt").write_text(str(i))
         ws.data.add(many, name="many", progress=reports.append)
         assert reports and reports == sorted(reports) and reports[-1] == 2499
+
+
+def test_export_of_a_folder_dataset_takes_the_fast_path(
+    cli: Cli, tmp_path: Path, folder: Path
+) -> None:
+    with _workspaces(tmp_path, folder) as (fast, full):
+        outs = {}
+        for side, root, env in (("fast", fast, IMPORTS), ("full", full, FULL)):
+            for flags in ([], ["--json"]):
+                target = tmp_path / f"{side}-out{len(flags)}"
+                done = cli(*flags, "data", "export", "pics@latest", "--to", str(target),
+                           "--purpose", "a copy for a peer tool", cwd=root, env=env)  # fmt: skip
+                assert done.returncode == 0, done.stderr
+                if side == "fast":
+                    assert not _imported(done.stderr) & {"sqlalchemy", "typer", "rich"}
+                outs[side, len(flags)] = done.stdout.replace(f"{side}-out", "OUT")
+            outs[side, "files"] = sorted(
+                (p.relative_to(target).as_posix(), p.read_bytes())
+                for p in target.rglob("*") if p.is_file()
+            )  # fmt: skip
+        assert outs["fast", 0] == outs["full", 0]
+        assert outs["fast", 0].startswith("Wrote 90 file(s) to ")
+        assert outs["fast", 1] == outs["full", 1]
+        assert outs["fast", "files"] == outs["full", "files"] and len(outs["fast", "files"]) == 90
+        audits = []
+        for root in (fast, full):
+            with fw.open_workspace(root) as ws:
+                audits.append([(r.purpose, r.rows) for r in ws.data.audit()])
+        assert audits[0] == audits[1] and len(audits[0]) == 2
+        # Into a folder that holds a file already: the same refusal from both paths.
+        clash = [cli("data", "export", "pics@v1", "--to", str(tmp_path / "fast-out0"),
+                     "--purpose", "again", cwd=root, env=env)
+                 for root, env in ((fast, IMPORTS), (full, FULL))]  # fmt: skip
+        assert "typer" not in _imported(clash[0].stderr)
+        assert clash[0].returncode == clash[1].returncode == 2
+        assert _errors(clash[0].stderr) == clash[1].stderr.replace("full-out0", "fast-out0")
+        # What the fast path does not do goes to the full command, which reports it.
+        table = tmp_path / "rows.csv"
+        table.write_text("x,y\n1,a\n2,b\n")
+        assert cli("data", "add", str(table), "--name", "rows", cwd=fast).returncode == 0
+        for args in (["rows@v1", "--to", str(tmp_path / "t")],
+                     ["nosuch@v1", "--to", str(tmp_path / "n")],
+                     ["pics@v1", "--to", str(tmp_path / "f"), "--format", "xml"]):  # fmt: skip
+            done = cli("data", "export", *args, cwd=fast, env=IMPORTS)
+            assert "typer" in _imported(done.stderr), args

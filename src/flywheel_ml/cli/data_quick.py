@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from flywheel_ml.backends.sql.sqlite_peek import DatasetPeek
     from flywheel_ml.config import Settings
     from flywheel_ml.data.entities import DatasetVersion
+    from flywheel_ml.data.stage import DataStage
 
 _TABLE_SUFFIXES = (".csv", ".parquet", ".pq", ".jsonl")  # these make `data add` a table add
 _VALUE_OPTIONS = {"--name": "name", "-m": "message", "--message": "message",
@@ -84,6 +85,10 @@ def answer(args: list[str], *, json_output: bool) -> bool:
     if args[:2] == ["data", "add"]:
         parsed = _parse_add(args[2:])
         return parsed is not None and _add(parsed, workspace, json_output)
+    if args[:2] == ["data", "export"]:
+        from flywheel_ml.cli.data_quick_export import export
+
+        return export(args[2:], workspace=workspace, json_output=json_output)
     return False
 
 
@@ -111,15 +116,16 @@ def _parse_add(words: list[str]) -> dict[str, Any] | None:
     return found
 
 
-def _settings(workspace: str | None, name: str) -> Settings | None:
-    """The settings of a workspace on a local SQLite file, when ``name`` is a valid name."""
+def local_settings(workspace: str | None, name: str | None = None) -> Settings | None:
+    """The settings of a workspace on a local SQLite file (when ``name`` is a valid name)."""
     from flywheel_ml.backends.sql.sqlite_peek import sqlite_file
     from flywheel_ml.config import find_root, load_settings
     from flywheel_ml.data.versions import check_name
     from flywheel_ml.errors import FlywheelError
 
     try:
-        check_name(name)
+        if name is not None:
+            check_name(name)
         settings = load_settings(find_root(None if workspace is None else Path(workspace)))
     except FlywheelError:
         return None
@@ -130,7 +136,7 @@ def _peek(workspace: str | None, name: str) -> tuple[DatasetPeek, Settings] | No
     """The dataset's rows and the workspace's settings, on a local SQLite workspace."""
     from flywheel_ml.backends.sql.sqlite_peek import peek_dataset, sqlite_file
 
-    settings = _settings(workspace, name)
+    settings = local_settings(workspace, name)
     db_file = None if settings is None else sqlite_file(settings.db_url)
     if settings is None or db_file is None:
         return None
@@ -207,7 +213,7 @@ def _add(parsed: dict[str, Any], workspace: str | None, json_output: bool) -> bo
     if found is None:
         # No such folder dataset yet (or nothing the peek can read): a first add, when the
         # dataset is indeed absent; _add_version checks that before writing anything.
-        settings = _settings(workspace, parsed["name"])
+        settings = local_settings(workspace, parsed["name"])
         return settings is not None and _add_version(
             parsed, path, settings, json_output, first=True
         )
@@ -245,35 +251,11 @@ def _add_version(
     Once the add runs, its errors propagate like the full command's (``cli.main`` reports a
     FlywheelError the same way): falling back then would run the add a second time.
     """
-    from flywheel_ml.backends.sql.revisions import head_revision
-    from flywheel_ml.backends.sql.sqlite_peek import sqlite_file
-    from flywheel_ml.backends.sql.sqlite_stdlib import StdlibSqlite, StdlibStores
-    from flywheel_ml.data.filecache import CACHE_FILE
-    from flywheel_ml.data.stage import DataStage
-    from flywheel_ml.errors import FlywheelError
-
-    db_file = sqlite_file(settings.db_url)
-    if db_file is None or _remote(settings.blob_url):
-        return False
-    try:
-        database = StdlibSqlite(db_file)
-    except FlywheelError:
-        return False
-    try:
-        # The full path would migrate an older schema first, and refuse a newer one.
-        if database.revision() != head_revision():
+    name = parsed["name"]
+    with stdlib_stage(settings) as stage:
+        if stage is None:
             return False
-        stores = StdlibStores(database, blob_url=settings.blob_url)
-        # Wired as Workspace.data wires it (its load listener only matters to loads).
-        stage = DataStage(
-            stores.store("data"),
-            stores.data_objects,
-            events=stores.store("events"),
-            cache_path=settings.state_dir / CACHE_FILE,
-            docs_dir=settings.root / "docs",
-        )
-        name = parsed["name"]
-        if first and stores.store("data").get_dataset(name) is not None:
+        if first and any(d.name == name for d in stage.list_datasets()):
             return False  # e.g. a table dataset of that name: the full command reports it
         with _progress_when_slow(json_output) as advance:
             before = stage.latest_or_none(name)
@@ -283,18 +265,57 @@ def _add_version(
                 as_test_set=parsed.get("as_test_set") is not None, link=parsed["link"],
                 progress=advance,
             )  # fmt: skip
-    finally:
-        database.close()
     unchanged = before is not None and before.digest == version.digest
     data = {**version_json(version), "unchanged": unchanged}
-    line = add_message(version, unchanged=unchanged)
+    return emit_owed(data, add_message(version, unchanged=unchanged), json_output)
+
+
+def emit_owed(data: dict[str, Any], line: str, json_output: bool) -> bool:
+    """Print the answer of a command that has written: as :func:`_emit`, or through Rich when
+    Rich would render ``line`` differently (the write happened, so the answer is owed)."""
     if not _emit(data, [line], json_output):
-        # Never for a valid dataset name, but the version exists now: the answer is owed, so
-        # Rich prints it as the full command would.
         from flywheel_ml.cli.context import console
 
         console().print(line)
     return True
+
+
+@contextmanager
+def stdlib_stage(settings: Settings) -> Iterator[DataStage | None]:
+    """The data stage of the workspace on stdlib ``sqlite3`` stores, wired as
+    ``Workspace.data`` wires it (its load listener only matters to loads); None when the stores
+    cannot be opened as the full path would open them (then nothing was written)."""
+    from flywheel_ml.backends.sql.revisions import head_revision
+    from flywheel_ml.backends.sql.sqlite_peek import sqlite_file
+    from flywheel_ml.backends.sql.sqlite_stdlib import StdlibSqlite, StdlibStores
+    from flywheel_ml.data.filecache import CACHE_FILE
+    from flywheel_ml.data.stage import DataStage
+    from flywheel_ml.errors import FlywheelError
+
+    db_file = sqlite_file(settings.db_url)
+    if db_file is None or _remote(settings.blob_url):
+        yield None
+        return
+    try:
+        database = StdlibSqlite(db_file)
+    except FlywheelError:
+        yield None
+        return
+    try:
+        # The full path would migrate an older schema first, and refuse a newer one.
+        if database.revision() != head_revision():
+            yield None
+            return
+        stores = StdlibStores(database, blob_url=settings.blob_url)
+        yield DataStage(
+            stores.store("data"),
+            stores.data_objects,
+            events=stores.store("events"),
+            cache_path=settings.state_dir / CACHE_FILE,
+            docs_dir=settings.root / "docs",
+        )
+    finally:
+        database.close()
 
 
 @contextmanager
