@@ -160,7 +160,9 @@ def test_kill_9_during_add_leaves_no_version(
     (source / "d0" / "big.bin").write_bytes(os.urandom(48 << 20))
     add = [FLYWHEEL, "-C", str(ws_dir), "data", "add", str(source), "--name", "k"]
     killed_mid_add = 0
-    for delay in (0.4, 0.8, 1.2, 1.6, 2.0):
+    # The CLI's fast path starts in ~0.1 s and adds these files in well under a second: the
+    # first kills land early, the later ones mid-add (or after it, which the loop checks too).
+    for delay in (0.1, 0.15, 0.2, 0.3, 0.4, 0.6, 0.8, 1.2, 1.6, 2.0):
         proc = subprocess.Popen(add, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         if proc.poll() is None:
