@@ -92,27 +92,41 @@ def answer(args: list[str], *, json_output: bool) -> bool:
     return False
 
 
-def _parse_add(words: list[str]) -> dict[str, Any] | None:
-    found: dict[str, Any] = {"message": "", "label_from_folder": False, "link": False}
-    sources: list[str] = []
+def parse_words(
+    words: list[str], *, values: dict[str, str], flags: dict[str, str]
+) -> tuple[dict[str, Any], list[str]] | None:
+    """The options (``values`` take the next word, ``flags`` are True) and the other words of
+    a command line; None for any other option (``--help``, ``--name=x``, ...), which only the
+    full command handles."""
+    found: dict[str, Any] = {}
+    words_left: list[str] = []
     index = 0
     while index < len(words):
         word = words[index]
-        if word in _VALUE_OPTIONS and index + 1 < len(words):
-            found[_VALUE_OPTIONS[word]] = words[index + 1]
+        if word in values and index + 1 < len(words):
+            found[values[word]] = words[index + 1]
             index += 2
             continue
-        if word in _FLAG_OPTIONS:
-            found[_FLAG_OPTIONS[word]] = True
+        if word in flags:
+            found[flags[word]] = True
         elif word.startswith("-"):
-            return None  # --label, --id, --help, --name=x ...: the full command handles them
+            return None
         else:
-            sources.append(word)
+            words_left.append(word)
         index += 1
-    found["name"] = found.get("as_test_set") or found.get("name")
-    if len(sources) != 1 or not found["name"]:
+    return found, words_left
+
+
+def _parse_add(words: list[str]) -> dict[str, Any] | None:
+    parsed = parse_words(words, values=_VALUE_OPTIONS, flags=_FLAG_OPTIONS)
+    if parsed is None:
         return None
-    found["source"] = sources[0]
+    found: dict[str, Any] = {"message": "", "label_from_folder": False, "link": False}
+    found.update(parsed[0])
+    found["name"] = found.get("as_test_set") or found.get("name")
+    if len(parsed[1]) != 1 or not found["name"]:
+        return None
+    found["source"] = parsed[1][0]
     return found
 
 

@@ -49,20 +49,12 @@ def export(words: list[str], *, workspace: str | None, json_output: bool) -> boo
 
 
 def _parse(words: list[str]) -> dict[str, str] | None:
-    found: dict[str, str] = {}
-    refs: list[str] = []
-    index = 0
-    while index < len(words):
-        word = words[index]
-        if word in _VALUE_OPTIONS and index + 1 < len(words):
-            found[_VALUE_OPTIONS[word]] = words[index + 1]
-            index += 2
-            continue
-        if word.startswith("-"):
-            return None  # --help, --to=x, unknown options: the full command handles them
-        refs.append(word)
-        index += 1
+    from flywheel_ml.cli.data_quick import parse_words
+
+    parsed = parse_words(words, values=_VALUE_OPTIONS, flags={})
+    if parsed is None:
+        return None
+    found, refs = parsed
     if len(refs) != 1 or "to" not in found or found.get("format", "parquet") not in _FORMATS:
         return None
-    found["ref"] = refs[0]
-    return found
+    return {**found, "ref": refs[0]}

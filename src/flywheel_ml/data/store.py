@@ -17,6 +17,7 @@ from flywheel_ml.data.entities import (
     SealedRead,
     SplitPolicy,
 )
+from flywheel_ml.errors import ConflictError
 
 
 class DataObjects(ObjectStore, Protocol):
@@ -109,3 +110,34 @@ class DataStore(Protocol):
     def latest_check(self, version: Digest) -> tuple[bool, datetime] | None:
         """Whether the newest check run of ``version`` passed, and when; None if never run."""
         ...
+
+
+def next_version_number(
+    dataset: Dataset,
+    *,
+    stored: tuple[str, str] | None,
+    latest: DatasetVersion | None,
+    parent: Digest | None,
+) -> int:
+    """The number of the version of ``dataset`` being recorded on ``parent``: the rule every
+    :meth:`DataStore.create_version` applies inside its write transaction.
+
+    ``stored`` is the (kind, role) the dataset was recorded with (None before its first
+    version) and ``latest`` its newest version, both as read in that transaction.
+
+    Raises:
+        ConflictError: the dataset holds another kind of items or role, or got a new version
+            since ``parent`` was read.
+    """
+    if stored is not None and stored != (dataset.kind, dataset.role):
+        raise ConflictError(
+            f"dataset {dataset.name!r} holds {stored[0]} items as a {stored[1]}, "
+            f"not {dataset.kind} items as a {dataset.role}",
+            hint="add to a new dataset name",
+        )
+    if (latest.digest if latest else None) != parent:
+        raise ConflictError(
+            f"dataset {dataset.name!r} got a new version while this one was prepared",
+            hint="run the add again",
+        )
+    return 1 if latest is None else latest.number + 1

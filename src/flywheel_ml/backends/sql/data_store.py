@@ -21,6 +21,7 @@ from flywheel_ml.data.entities import (
     SealedRead,
     SplitPolicy,
 )
+from flywheel_ml.data.store import next_version_number
 from flywheel_ml.errors import ConflictError
 
 _LOCK_KEY = 0x44415441  # "DATA": serialises version numbering on PostgreSQL
@@ -143,6 +144,10 @@ class SqlDataStore:
             row = conn.execute(
                 sa.select(data_datasets).where(data_datasets.c.name == dataset.name)
             ).first()
+            number = next_version_number(
+                dataset, stored=None if row is None else (row.kind, row.role),
+                latest=_latest(conn, dataset.name), parent=version.parent,
+            )  # fmt: skip
             if row is None:
                 conn.execute(
                     data_datasets.insert().values(
@@ -155,19 +160,6 @@ class SqlDataStore:
                         created_by=version.author,
                     )
                 )
-            elif (row.kind, row.role) != (dataset.kind, dataset.role):
-                raise ConflictError(
-                    f"dataset {dataset.name!r} holds {row.kind} items as a {row.role}, "
-                    f"not {dataset.kind} items as a {dataset.role}",
-                    hint="add to a new dataset name",
-                )
-            latest = _latest(conn, dataset.name)
-            if (latest.digest if latest else None) != version.parent:
-                raise ConflictError(
-                    f"dataset {dataset.name!r} got a new version while this one was prepared",
-                    hint="run the add again",
-                )
-            number = 1 if latest is None else latest.number + 1
             conn.execute(
                 data_versions.insert().values(
                     digest=version.digest,

@@ -10,10 +10,7 @@ import sqlalchemy as sa
 from flywheel_ml.backends.sql.database import Database
 from flywheel_ml.backends.sql.tables import workspace_events
 from flywheel_ml.backends.sql.timestamps import required
-from flywheel_ml.core.clock import utc_now
-from flywheel_ml.core.events import Event
-from flywheel_ml.core.identity import current_actor
-from flywheel_ml.core.ids import new_id
+from flywheel_ml.core.events import Event, new_event
 
 
 class SqlEventLog:
@@ -32,15 +29,7 @@ class SqlEventLog:
         actor: str | None = None,
     ) -> Event:
         """Append an event and return it."""
-        event = Event(
-            id=new_id(),
-            stage=stage,
-            kind=kind,
-            subject=subject[:300],
-            actor=actor or current_actor(),
-            at=utc_now(),
-            detail=dict(detail or {}),
-        )
+        event = new_event(stage=stage, kind=kind, subject=subject, detail=detail, actor=actor)
         self._db.write(
             lambda conn: conn.execute(
                 workspace_events.insert().values(

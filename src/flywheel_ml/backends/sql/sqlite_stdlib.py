@@ -32,10 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import quote
 
 from flywheel_ml.backends.pack_index import Location
-from flywheel_ml.core.clock import utc_now
-from flywheel_ml.core.events import Event
-from flywheel_ml.core.identity import current_actor
-from flywheel_ml.core.ids import new_id
+from flywheel_ml.core.events import Event, new_event
 from flywheel_ml.errors import StoreUnavailableError
 
 if TYPE_CHECKING:
@@ -187,15 +184,7 @@ class StdlibEventLog:
         actor: str | None = None,
     ) -> Event:
         """Append an event in its own short write transaction and return it."""
-        event = Event(
-            id=new_id(),
-            stage=stage,
-            kind=kind,
-            subject=subject[:300],
-            actor=actor or current_actor(),
-            at=utc_now(),
-            detail=dict(detail or {}),
-        )
+        event = new_event(stage=stage, kind=kind, subject=subject, detail=detail, actor=actor)
         row = (event.id, event.stage, event.kind, event.subject, db_json(dict(event.detail)),
                event.actor, db_time(event.at))  # fmt: skip
         self._db.write(

@@ -25,6 +25,7 @@ from flywheel_ml.data.entities import (
     SealedRead,
     SplitPolicy,
 )
+from flywheel_ml.data.store import next_version_number
 from flywheel_ml.errors import ConflictError
 
 VERSION_COLUMNS = "digest, dataset, number, parent, message, author, created_at, items, size, facts"
@@ -96,25 +97,16 @@ class StdlibDataStore:
             row = conn.execute(
                 "SELECT kind, role FROM data_datasets WHERE name = ?", (dataset.name,)
             ).fetchone()
+            number = next_version_number(
+                dataset, stored=None if row is None else (row[0], row[1]),
+                latest=_latest(conn, dataset.name), parent=version.parent,
+            )  # fmt: skip
             if row is None:
                 conn.execute(
                     f"INSERT INTO data_datasets ({_DATASET_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
                     (dataset.name, dataset.kind, dataset.role, dataset.label, dataset.id_column,
                      db_time(version.created_at), version.author),
                 )  # fmt: skip
-            elif (row[0], row[1]) != (dataset.kind, dataset.role):
-                raise ConflictError(
-                    f"dataset {dataset.name!r} holds {row[0]} items as a {row[1]}, "
-                    f"not {dataset.kind} items as a {dataset.role}",
-                    hint="add to a new dataset name",
-                )
-            latest = _latest(conn, dataset.name)
-            if (latest.digest if latest else None) != version.parent:
-                raise ConflictError(
-                    f"dataset {dataset.name!r} got a new version while this one was prepared",
-                    hint="run the add again",
-                )
-            number = 1 if latest is None else latest.number + 1
             conn.execute(
                 "INSERT INTO data_versions (digest, dataset, number, parent, manifest, message, "
                 "author, created_at, items, size, facts) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
