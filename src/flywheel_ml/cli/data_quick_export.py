@@ -12,6 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from flywheel_ml.cli.data_quick import emit_owed, local_settings, parse_words, stdlib_stage
+
 _VALUE_OPTIONS = {"--to": "to", "--format": "format", "--purpose": "purpose"}
 _FORMATS = ("parquet", "csv", "jsonl")
 
@@ -19,7 +21,6 @@ _FORMATS = ("parquet", "csv", "jsonl")
 def export(words: list[str], *, workspace: str | None, json_output: bool) -> bool:
     """Export as ``data export REF --to DIR [--format F] [--purpose P]`` would, and return
     True; or return False having written nothing, and the full command runs."""
-    from flywheel_ml.cli.data_quick import emit_owed, local_settings, stdlib_stage
     from flywheel_ml.errors import FlywheelError
 
     parsed = _parse(words)
@@ -49,8 +50,6 @@ def export(words: list[str], *, workspace: str | None, json_output: bool) -> boo
 
 
 def _parse(words: list[str]) -> dict[str, str] | None:
-    from flywheel_ml.cli.data_quick import parse_words
-
     parsed = parse_words(words, values=_VALUE_OPTIONS, flags={})
     if parsed is None:
         return None

@@ -215,13 +215,14 @@ def _store_small(
         pending, pending_bytes = [], 0
 
     chunks = _chunks(small, files)
+    if not chunks:
+        return
     read = 0
     # One thread reads the next chunk (the C reader holds no GIL) while this one hashes the
     # last: reading and hashing 20k small files overlap instead of adding up.
     with ThreadPoolExecutor(1) as reader:
-        ahead = reader.submit(_read_many, [files[i] for i in chunks[0]]) if chunks else None
+        ahead = reader.submit(_read_many, [files[i] for i in chunks[0]])
         for number, chunk in enumerate(chunks):
-            assert ahead is not None
             blobs = ahead.result()
             if number + 1 < len(chunks):
                 ahead = reader.submit(_read_many, [files[i] for i in chunks[number + 1]])
